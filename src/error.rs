@@ -1,0 +1,1 @@
+//! Errors that stop a run. Row-level problems are not errors: they become rejects.

@@ -1,0 +1,30 @@
+//! lakeaug: batch augmentation of image-text pairs stored in Parquet.
+//!
+//! The crate is laid out the way data flows through a run:
+//!
+//! - [`read`]: finds input files (files, folders with hive partitions, globs) and streams
+//!   their rows as Arrow record batches with only the needed columns.
+//! - [`kernels`]: pure functions over pixels, captions and tokens (`image`, `text`,
+//!   `tokens`). No hidden state, nulls handled explicitly.
+//! - [`schemes`]: named augmentation schemes; each samples its parameters per row
+//!   and composes kernels.
+//! - [`rng`]: per-row seeds, so results never depend on threads or batching.
+//! - [`lineage`]: the `source_*`, `aug_*` and run columns that make every row traceable.
+//! - [`write`]: Parquet output, staging and atomic publication, rejects, run manifest.
+//! - [`pipeline`]: the `lakeaug run` job tying these together.
+//! - [`sql`]: DataFusion tables and UDFs behind `lakeaug query`.
+//! - [`config`]: the TOML configuration and its defaults.
+
+pub mod config;
+pub mod error;
+pub mod kernels;
+pub mod lineage;
+pub mod pipeline;
+pub mod read;
+pub mod rng;
+pub mod schemes;
+pub mod sql;
+pub mod write;
+
+/// The version recorded in every output row (`lakeaug_version`) and manifest.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

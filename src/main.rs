@@ -1,0 +1,218 @@
+//! The `lakeaug` command: a thin layer over the library.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use lakeaug::config::{Config, FormatSetting, ResizeSetting};
+use lakeaug::pipeline::{run, BadFilePolicy, RunOptions};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "lakeaug",
+    version,
+    about = "Augment image-text training data stored in Parquet, with lineage, tokens and SQL.",
+    long_about = "lakeaug reads Parquet tables of image bytes and captions, applies named augmentation \
+schemes, tokenizes every caption, and writes hive-partitioned Parquet (DIR/scheme=NAME/...) with \
+lineage columns that say where each row came from and exactly what was done to it.",
+    after_help = "Examples:\n  lakeaug run --input sample_data/photos.parquet --output out/\n  lakeaug schemes\n  lakeaug query out/ \"SELECT scheme, count(*) FROM augmented GROUP BY scheme\""
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Augment Parquet input into a new output dataset.
+    Run(RunArgs),
+    /// List the schemes, their operations and parameters with defaults.
+    Schemes(SchemesArgs),
+    /// Run SQL over a lakeaug output folder.
+    Query(lakeaug::sql::cli::QueryArgs),
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum OnBadFile {
+    /// Stop the run with an error; nothing is published.
+    Fail,
+    /// Record the file in the manifest and go on without it.
+    Skip,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  lakeaug run --input sample_data/photos.parquet --output out/
+  lakeaug run --input 'lake/year=2026/*.parquet' --output out/ --schemes aligned --copies 4 --seed 7
+  lakeaug run --input lake/ --output out/ --config my.toml --threads 8
+
+Output: OUT/scheme=<name>/part-*.parquet (zstd; images stored uncompressed), rejected rows in
+OUT/_rejects/, and a JSON manifest of the run in OUT/_lakeaug/runs/. Command-line options override
+the --config file; `lakeaug schemes --config-template` prints a config with every default.")]
+struct RunArgs {
+    /// Input: a Parquet file, a folder (searched recursively; hive `key=value` folders become
+    /// columns) or a glob. Repeat to give several.
+    #[arg(long, short, required = true, num_args = 1.., value_name = "PATH")]
+    input: Vec<String>,
+    /// Output folder (created if missing).
+    #[arg(long, short, value_name = "DIR")]
+    output: PathBuf,
+    /// TOML config with scheme parameters and defaults (see `lakeaug schemes --config-template`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Schemes to run, comma-separated [default: aligned,cross_modal,pseudo_label].
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    schemes: Option<Vec<String>>,
+    /// Output rows per input row and scheme, each with its own random draw [default: 1].
+    #[arg(long, value_name = "N")]
+    copies: Option<u32>,
+    /// Run seed: same inputs, config and seed give the same output values [default: 0].
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+    /// Worker threads [default: one per core]. Does not change output values.
+    #[arg(long, value_name = "T")]
+    threads: Option<usize>,
+    /// Rows per batch. Does not change output values; memory grows with it.
+    #[arg(long, default_value_t = 128, value_name = "ROWS")]
+    batch_size: usize,
+    /// Name of the image column (binary, large_binary, binary_view or struct<bytes, path>).
+    #[arg(long, value_name = "NAME")]
+    image_col: Option<String>,
+    /// Name of the caption column (utf8, large_utf8, utf8_view or dictionary).
+    #[arg(long, value_name = "NAME")]
+    caption_col: Option<String>,
+    /// Optional id column, copied into the rejects table.
+    #[arg(long, value_name = "NAME")]
+    id_col: Option<String>,
+    /// Output image side in pixels [default: 224].
+    #[arg(long, value_name = "PIXELS")]
+    size: Option<u32>,
+    /// How to reach size x size [default: stretch].
+    #[arg(long, value_enum)]
+    resize: Option<ResizeSetting>,
+    /// Output image format [default: jpeg].
+    #[arg(long, value_enum)]
+    format: Option<FormatSetting>,
+    /// JPEG quality, 1-100 [default: 95].
+    #[arg(long, value_name = "Q")]
+    quality: Option<u8>,
+    /// Reject images with more pixels than this, before decoding [default: 64000000].
+    #[arg(long, value_name = "PIXELS")]
+    max_pixels: Option<u64>,
+    /// A Hugging Face tokenizer.json [default: bundled BERT uncased].
+    #[arg(long, value_name = "FILE")]
+    tokenizer: Option<PathBuf>,
+    /// Truncate token ids at this length, [CLS] and [SEP] included [default: 512].
+    #[arg(long, value_name = "N")]
+    max_tokens: Option<usize>,
+    /// What to do with an input file that is not readable Parquet or lacks the columns.
+    #[arg(long, value_enum, default_value_t = OnBadFile::Fail)]
+    on_bad_file: OnBadFile,
+    /// No progress bar and no summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct SchemesArgs {
+    /// Print a TOML config with every default, to start a --config file from.
+    #[arg(long)]
+    config_template: bool,
+}
+
+impl RunArgs {
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut c = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(v) = &self.schemes {
+            c.schemes = v.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        }
+        if let Some(v) = self.copies {
+            c.copies = v;
+        }
+        if let Some(v) = self.seed {
+            c.seed = v;
+        }
+        if let Some(v) = &self.image_col {
+            c.columns.image = v.clone();
+        }
+        if let Some(v) = &self.caption_col {
+            c.columns.caption = v.clone();
+        }
+        if let Some(v) = &self.id_col {
+            c.columns.id = Some(v.clone());
+        }
+        if let Some(v) = self.size {
+            c.image.size = v;
+        }
+        if let Some(v) = self.resize {
+            c.image.resize = v;
+        }
+        if let Some(v) = self.format {
+            c.image.format = v;
+        }
+        if let Some(v) = self.quality {
+            c.image.quality = v;
+        }
+        if let Some(v) = self.max_pixels {
+            c.image.max_pixels = v;
+        }
+        if let Some(v) = &self.tokenizer {
+            c.tokens.tokenizer = Some(v.clone());
+        }
+        if let Some(v) = self.max_tokens {
+            c.tokens.max_tokens = v;
+        }
+        c.validate().map_err(|e| anyhow::anyhow!("invalid options: {e}"))?;
+        Ok(c)
+    }
+}
+
+fn run_command(args: &RunArgs) -> anyhow::Result<()> {
+    let mut opts = RunOptions::new(args.input.clone(), args.output.clone(), args.config()?);
+    opts.threads = args.threads;
+    opts.batch_size = args.batch_size;
+    opts.on_bad_file = match args.on_bad_file {
+        OnBadFile::Fail => BadFilePolicy::Fail,
+        OnBadFile::Skip => BadFilePolicy::Skip,
+    };
+    opts.progress = !args.quiet && std::io::stderr().is_terminal();
+    let summary = run(&opts)?;
+    if !args.quiet {
+        eprint!("{}", summary.render());
+    }
+    Ok(())
+}
+
+fn schemes_command(args: &SchemesArgs) {
+    if args.config_template {
+        print!("{}", Config::default().to_toml());
+    } else {
+        print!("{}", lakeaug::schemes::describe(&Config::default()));
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run(args) => run_command(args),
+        Command::Schemes(args) => {
+            schemes_command(args);
+            Ok(())
+        }
+        Command::Query(args) => lakeaug::sql::cli::run_query(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Expanding `--input` paths into a sorted list of Parquet files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{bail, Context};
+
+/// One input Parquet file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    /// Where to open it.
+    pub path: PathBuf,
+    /// The path as recorded in `source_file`: the input argument as given, joined with the
+    /// file's path below it.
+    pub display: String,
+    /// The file's identity for seeding: its path relative to the input root it was found
+    /// under (the file name for a file given directly). Moving the lake does not change it.
+    pub key: String,
+    /// Hive partition values (`key=value` folders) between the root and the file.
+    pub partition_values: Vec<(String, String)>,
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+}
+
+fn has_glob_chars(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// Hidden and metadata entries that Parquet tools skip (`_SUCCESS`, `_lakeaug`, `.crc`).
+fn is_hidden(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with('_')
+}
+
+fn is_parquet_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".parquet") || lower.ends_with(".parq") || lower.ends_with(".pq")
+}
+
+fn rel_string(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn join_display(root: &str, rel: &str) -> String {
+    if root.is_empty() || root == "." {
+        rel.to_string()
+    } else if root.ends_with('/') {
+        format!("{root}{rel}")
+    } else {
+        format!("{root}/{rel}")
+    }
+}
+
+/// Hive partition values from the folders of a relative path (`year=2024/part.parquet`).
+pub fn partition_values(rel: &str) -> Vec<(String, String)> {
+    let mut parts: Vec<&str> = rel.split('/').collect();
+    parts.pop(); // the file name
+    parts
+        .into_iter()
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            (!k.is_empty()).then(|| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+fn make_input(path: PathBuf, display: String, key: String) -> anyhow::Result<InputFile> {
+    let meta = std::fs::metadata(&path).with_context(|| format!("cannot read {display}"))?;
+    Ok(InputFile {
+        partition_values: partition_values(&key),
+        path,
+        display,
+        key,
+        size: meta.len(),
+        modified: meta.modified().ok(),
+    })
+}
+
+fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir.join(rel))
+        .with_context(|| format!("cannot list folder {}", dir.join(rel).display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("cannot list folder {}", dir.join(rel).display()))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_hidden(&name) {
+            continue;
+        }
+        let child = rel.join(&name);
+        let ft = std::fs::metadata(entry.path())
+            .with_context(|| format!("cannot read {}", entry.path().display()))?;
+        if ft.is_dir() {
+            walk(dir, &child, out)?;
+        } else if is_parquet_name(&name) {
+            out.push(child);
+        }
+    }
+    Ok(())
+}
+
+/// The folder part of a glob before its first wildcard component.
+fn glob_root(pattern: &str) -> String {
+    let mut root = Vec::new();
+    for comp in pattern.split('/') {
+        if has_glob_chars(comp) {
+            break;
+        }
+        root.push(comp);
+    }
+    root.join("/")
+}
+
+/// Expand input arguments into files, sorted by `display`, without duplicates.
+///
+/// A folder is searched recursively for `*.parquet` files, skipping entries whose names
+/// start with `.` or `_`; `key=value` folders become partition values. A glob is matched
+/// as written (`data/*/part-*.parquet`). A file is taken as is, whatever its name.
+pub fn discover_inputs(paths: &[String]) -> anyhow::Result<Vec<InputFile>> {
+    let mut found: BTreeMap<String, InputFile> = BTreeMap::new();
+    for arg in paths {
+        let mut files = Vec::new();
+        if has_glob_chars(arg) {
+            let root = glob_root(arg);
+            let matches =
+                glob::glob(arg).with_context(|| format!("invalid glob pattern {arg:?}"))?;
+            for m in matches {
+                let path = m.with_context(|| format!("cannot read a match of {arg:?}"))?;
+                if !path.is_file() {
+                    continue;
+                }
+                let rel = path.strip_prefix(&root).unwrap_or(&path);
+                let rel = rel_string(rel);
+                files.push(make_input(path.clone(), join_display(&root, &rel), rel)?);
+            }
+            if files.is_empty() {
+                bail!("no files match {arg:?}");
+            }
+        } else {
+            let path = PathBuf::from(arg);
+            let meta = std::fs::metadata(&path).with_context(|| {
+                format!("input {arg:?} does not exist (give a Parquet file, a folder or a glob)")
+            })?;
+            if meta.is_dir() {
+                let mut rels = Vec::new();
+                walk(&path, Path::new(""), &mut rels)?;
+                if rels.is_empty() {
+                    bail!("no Parquet files (*.parquet) found under folder {arg:?}");
+                }
+                for rel in rels {
+                    let rel_s = rel_string(&rel);
+                    files.push(make_input(
+                        path.join(&rel),
+                        join_display(arg, &rel_s),
+                        rel_s,
+                    )?);
+                }
+            } else {
+                let key = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| arg.clone());
+                files.push(make_input(path, arg.clone(), key)?);
+            }
+        }
+        for f in files {
+            found.entry(f.display.clone()).or_insert(f);
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_values_from_hive_folders() {
+        assert_eq!(
+            partition_values("year=2024/month=01/part-0.parquet"),
+            vec![
+                ("year".into(), "2024".into()),
+                ("month".into(), "01".into())
+            ]
+        );
+        assert!(partition_values("part-0.parquet").is_empty());
+        assert!(partition_values("plain/part-0.parquet").is_empty());
+    }
+
+    #[test]
+    fn folders_globs_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for p in [
+            "year=2024/a.parquet",
+            "year=2025/b.parquet",
+            "_tmp/c.parquet",
+            ".hidden.parquet",
+            "notes.txt",
+        ] {
+            let full = root.join(p);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(full, b"x").unwrap();
+        }
+        let root_s = root.to_string_lossy().into_owned();
+        let files = discover_inputs(&[root_s.clone()]).unwrap();
+        let keys: Vec<_> = files.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, ["year=2024/a.parquet", "year=2025/b.parquet"]);
+        assert_eq!(files[0].display, format!("{root_s}/year=2024/a.parquet"));
+        assert_eq!(
+            files[1].partition_values,
+            vec![("year".to_string(), "2025".to_string())]
+        );
+
+        let files = discover_inputs(&[format!("{root_s}/year=*/*.parquet")]).unwrap();
+        let keys: Vec<_> = files.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, ["year=2024/a.parquet", "year=2025/b.parquet"]);
+
+        // The same file named twice is read once; a file keeps its own name as key.
+        let one = format!("{root_s}/year=2024/a.parquet");
+        let files = discover_inputs(&[one.clone(), one.clone()]).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].key, "a.parquet");
+
+        let err = discover_inputs(&[format!("{root_s}/missing")]).unwrap_err();
+        assert!(err.to_string().contains("does not exist"));
+        std::fs::create_dir(root.join("empty")).unwrap();
+        let err = discover_inputs(&[format!("{root_s}/empty")]).unwrap_err();
+        assert!(err.to_string().contains("no Parquet files"), "{err}");
+        let err = discover_inputs(&[format!("{root_s}/nothing-*.parquet")]).unwrap_err();
+        assert!(err.to_string().contains("no files match"), "{err}");
+    }
+}

@@ -1,0 +1,237 @@
+//! Opening one input file: schema checks from the footer, then streaming batches.
+
+use std::fs::File;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+
+use super::columns::{CaptionColumn, ImageLayout};
+use super::discover::InputFile;
+use crate::config::Columns;
+
+/// Column names lakeaug writes itself; an input column with one of these names would be
+/// ambiguous in the output.
+pub const RESERVED_COLUMNS: &[&str] = &[
+    "scheme",
+    "input_ids",
+    "input_ids_truncated",
+    "mlm_input_ids",
+    "mlm_labels",
+    "run_id",
+    "lakeaug_version",
+    "created_at",
+];
+
+fn is_reserved(name: &str) -> bool {
+    RESERVED_COLUMNS.contains(&name) || name.starts_with("source_") || name.starts_with("aug_")
+}
+
+/// A problem with a whole input file. Stops the run unless `--on-bad-file skip`.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{file}: cannot open: {reason}")]
+    Open { file: String, reason: String },
+    #[error("{file}: not a readable Parquet file ({reason}); is it truncated or another format?")]
+    NotParquet { file: String, reason: String },
+    #[error("{file}: has no column `{column}` (it has: {available}); pass {flag} NAME to use another column")]
+    MissingColumn {
+        file: String,
+        column: String,
+        available: String,
+        flag: &'static str,
+    },
+    #[error("{file}: column `{column}` {reason}")]
+    BadColumnType {
+        file: String,
+        column: String,
+        reason: String,
+    },
+    #[error("{file}: column `{column}` is a name lakeaug writes itself; rename it in the input")]
+    ReservedColumn { file: String, column: String },
+    #[error("{file}: reading rows {first_row}.. failed: {reason}")]
+    Read {
+        file: String,
+        first_row: u64,
+        reason: String,
+    },
+}
+
+/// An input file whose footer has been read and whose columns have been checked.
+pub struct OpenedInput {
+    pub file: InputFile,
+    /// The file's Arrow schema plus hive partition columns (utf8), as batches have it.
+    pub schema: SchemaRef,
+    pub num_rows: u64,
+    pub image_index: usize,
+    pub caption_index: usize,
+    pub id_index: Option<usize>,
+    pub image_layout: ImageLayout,
+    metadata: ArrowReaderMetadata,
+}
+
+impl OpenedInput {
+    /// Read the footer and check the image, caption and id columns. No row data is read.
+    pub fn open(file: &InputFile, columns: &Columns) -> Result<OpenedInput, InputError> {
+        let name = || file.display.clone();
+        let handle = File::open(&file.path).map_err(|e| InputError::Open {
+            file: name(),
+            reason: e.to_string(),
+        })?;
+        let metadata =
+            ArrowReaderMetadata::load(&handle, ArrowReaderOptions::new()).map_err(|e| {
+                InputError::NotParquet {
+                    file: name(),
+                    reason: e.to_string(),
+                }
+            })?;
+        let file_schema = metadata.schema().clone();
+
+        let mut fields: Vec<Arc<Field>> = file_schema.fields().iter().cloned().collect();
+        for (key, _) in &file.partition_values {
+            if file_schema.field_with_name(key).is_err() {
+                fields.push(Arc::new(Field::new(key, DataType::Utf8, false)));
+            }
+        }
+        let schema = Arc::new(Schema::new_with_metadata(
+            fields,
+            file_schema.metadata().clone(),
+        ));
+
+        for f in schema.fields() {
+            if is_reserved(f.name()) {
+                return Err(InputError::ReservedColumn {
+                    file: name(),
+                    column: f.name().clone(),
+                });
+            }
+        }
+        let find = |column: &str, flag: &'static str| {
+            schema
+                .index_of(column)
+                .map_err(|_| InputError::MissingColumn {
+                    file: name(),
+                    column: column.to_string(),
+                    available: schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    flag,
+                })
+        };
+        let image_index = find(&columns.image, "--image-col")?;
+        let caption_index = find(&columns.caption, "--caption-col")?;
+        let id_index = columns
+            .id
+            .as_deref()
+            .map(|c| find(c, "--id-col"))
+            .transpose()?;
+        let image_layout =
+            ImageLayout::of(schema.field(image_index).data_type()).map_err(|reason| {
+                InputError::BadColumnType {
+                    file: name(),
+                    column: columns.image.clone(),
+                    reason,
+                }
+            })?;
+        CaptionColumn::check(schema.field(caption_index).data_type()).map_err(|reason| {
+            InputError::BadColumnType {
+                file: name(),
+                column: columns.caption.clone(),
+                reason,
+            }
+        })?;
+        let num_rows = metadata.metadata().file_metadata().num_rows().max(0) as u64;
+        Ok(OpenedInput {
+            file: file.clone(),
+            schema,
+            num_rows,
+            image_index,
+            caption_index,
+            id_index,
+            image_layout,
+            metadata,
+        })
+    }
+
+    /// A fingerprint of the footer (schema, row groups, sizes), to notice changed files.
+    pub fn footer_fingerprint(&self) -> String {
+        let md = self.metadata.metadata();
+        let mut h = blake3::Hasher::new();
+        h.update(format!("{:?}", self.schema).as_bytes());
+        for rg in md.row_groups() {
+            h.update(&rg.num_rows().to_le_bytes());
+            h.update(&rg.total_byte_size().to_le_bytes());
+            h.update(&rg.compressed_size().to_le_bytes());
+        }
+        h.finalize().to_hex()[..16].to_string()
+    }
+
+    /// Stream the file's rows in batches of at most `batch_size`, row group by row group,
+    /// each tagged with the 0-based index of its first row in the file.
+    pub fn batches(
+        &self,
+        batch_size: usize,
+    ) -> Result<impl Iterator<Item = Result<(u64, RecordBatch), InputError>> + use<>, InputError>
+    {
+        let display = self.file.display.clone();
+        let handle = File::open(&self.file.path).map_err(|e| InputError::Open {
+            file: display.clone(),
+            reason: e.to_string(),
+        })?;
+        let reader =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(handle, self.metadata.clone())
+                .with_batch_size(batch_size.max(1))
+                .build()
+                .map_err(|e| InputError::NotParquet {
+                    file: display.clone(),
+                    reason: e.to_string(),
+                })?;
+        let schema = self.schema.clone();
+        let partitions = self.file.partition_values.clone();
+        let mut next_row = 0u64;
+        Ok(reader.map(move |batch| {
+            let first_row = next_row;
+            let batch = batch.map_err(|e| InputError::Read {
+                file: display.clone(),
+                first_row,
+                reason: e.to_string(),
+            })?;
+            next_row += batch.num_rows() as u64;
+            let batch = with_partition_columns(batch, &schema, &partitions).map_err(|e| {
+                InputError::Read {
+                    file: display.clone(),
+                    first_row,
+                    reason: e.to_string(),
+                }
+            })?;
+            Ok((first_row, batch))
+        }))
+    }
+}
+
+fn with_partition_columns(
+    batch: RecordBatch,
+    schema: &SchemaRef,
+    partitions: &[(String, String)],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    if schema.fields().len() == batch.num_columns() {
+        return RecordBatch::try_new(schema.clone(), batch.columns().to_vec());
+    }
+    let mut columns = batch.columns().to_vec();
+    for field in schema.fields().iter().skip(batch.num_columns()) {
+        let value = partitions
+            .iter()
+            .find(|(k, _)| k == field.name())
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let column: ArrayRef = Arc::new(StringArray::from(vec![value; batch.num_rows()]));
+        columns.push(column);
+    }
+    RecordBatch::try_new(schema.clone(), columns)
+}

@@ -1,0 +1,14 @@
+//! Reading: find input files and stream their rows as Arrow record batches.
+//!
+//! - [`discover`]: expands `--input` paths (files, folders with hive partitions, globs).
+//! - [`input`]: opens one file, checks its schema against the columns lakeaug needs
+//!   (from the footer alone), and streams batches.
+//! - [`columns`]: views over the image and caption columns in every layout we accept.
+
+pub mod columns;
+pub mod discover;
+pub mod input;
+
+pub use columns::{CaptionColumn, ImageColumn, ImageLayout};
+pub use discover::{discover_inputs, InputFile};
+pub use input::{InputError, OpenedInput};
