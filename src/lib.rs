@@ -16,7 +16,6 @@
 //! - [`config`]: the TOML configuration and its defaults.
 
 pub mod config;
-pub mod error;
 pub mod kernels;
 pub mod lineage;
 pub mod pipeline;

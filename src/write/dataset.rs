@@ -226,7 +226,7 @@ impl DatasetWriter {
                 )
             })?;
         }
-        std::fs::remove_dir_all(&self.staging).ok();
+        self.remove_staging();
         let mut staged = std::mem::take(&mut self.staged);
         staged.sort_by(|a, b| a.relative.cmp(&b.relative));
         Ok(staged)
@@ -235,7 +235,15 @@ impl DatasetWriter {
     /// Remove everything this run staged; nothing is published.
     pub fn abort(self) {
         drop(self.open);
+        self.remove_staging();
+    }
+
+    /// Remove this run's staging folder, and `_lakeaug/staging` itself once empty.
+    fn remove_staging(&self) {
         std::fs::remove_dir_all(&self.staging).ok();
+        if let Some(parent) = self.staging.parent() {
+            std::fs::remove_dir(parent).ok();
+        }
     }
 
     /// Where staged files live (for tests and error messages).
