@@ -131,8 +131,15 @@ impl Augmenter {
         })
     }
 
+    /// Decode and resize one image. A panic inside a decoder (a bug in a codec crate on a
+    /// hostile file) becomes a reject of that row instead of ending the run.
     fn decode(&self, bytes: Option<&[u8]>) -> Result<Decoded, String> {
         let bytes = bytes.ok_or_else(|| "image is null".to_string())?;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.decode_bytes(bytes)))
+            .unwrap_or_else(|_| Err("the image decoder failed on these bytes (internal panic caught)".into()))
+    }
+
+    fn decode_bytes(&self, bytes: &[u8]) -> Result<Decoded, String> {
         let digest = blake3::hash(bytes).to_hex()[..32].to_string();
         let decoded =
             img::decode_rgb8(bytes, self.config.image.max_pixels).map_err(|e| e.to_string())?;

@@ -135,7 +135,11 @@ enum WriteMsg {
     },
 }
 
-fn reader_thread(inputs: Vec<std::sync::Arc<OpenedInput>>, batch_size: usize, tx: SyncSender<ReadMsg>) {
+fn reader_thread(
+    inputs: Vec<std::sync::Arc<OpenedInput>>,
+    batch_size: usize,
+    tx: SyncSender<ReadMsg>,
+) {
     for (file, handle) in inputs.into_iter().enumerate() {
         let batches = match handle.batches(batch_size) {
             Ok(b) => b,

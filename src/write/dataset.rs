@@ -87,7 +87,11 @@ pub fn writer_properties(
     // Schema metadata (e.g. Hugging Face's `huggingface` features) also goes into the
     // footer's key-value metadata, where pyarrow-based readers look first.
     if !schema.metadata().is_empty() {
-        let kv = schema.metadata().iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect();
+        let kv = schema
+            .metadata()
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
         b = b.set_key_value_metadata(Some(kv));
     }
     let field = schema.field_with_name(image_column)?;
@@ -234,7 +238,7 @@ impl DatasetWriter {
 
     /// Remove everything this run staged; nothing is published.
     pub fn abort(self) {
-        drop(self.open);
+        // Open writers are dropped with `self`; their files go with the folder.
         self.remove_staging();
     }
 
