@@ -10,7 +10,10 @@ use lakeaug::schemes::{apply_image, Scheme};
 
 fn source_jpeg() -> Vec<u8> {
     // A real photo, resized to COCO-like 640x480 and encoded at quality 90.
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/torchvision/input_large.png");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/torchvision/input_large.png"
+    );
     let photo = image::open(path).expect("fixture photo").to_rgb8();
     let photo = img::resize(&photo, 640, 480, img::ResizeMode::Stretch);
     let mut out = Vec::new();

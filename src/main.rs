@@ -128,7 +128,11 @@ impl RunArgs {
             None => Config::default(),
         };
         if let Some(v) = &self.schemes {
-            c.schemes = v.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+            c.schemes = v
+                .iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
         }
         if let Some(v) = self.copies {
             c.copies = v;
@@ -166,7 +170,8 @@ impl RunArgs {
         if let Some(v) = self.max_tokens {
             c.tokens.max_tokens = v;
         }
-        c.validate().map_err(|e| anyhow::anyhow!("invalid options: {e}"))?;
+        c.validate()
+            .map_err(|e| anyhow::anyhow!("invalid options: {e}"))?;
         Ok(c)
     }
 }

@@ -13,7 +13,16 @@ fn help_teaches_with_examples() {
     let out = lakeaug().args(["run", "--help"]).output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    for needle in ["--input", "--schemes", "--copies", "--seed", "--threads", "--on-bad-file", "Examples:", "_rejects"] {
+    for needle in [
+        "--input",
+        "--schemes",
+        "--copies",
+        "--seed",
+        "--threads",
+        "--on-bad-file",
+        "Examples:",
+        "_rejects",
+    ] {
         assert!(help.contains(needle), "run --help lacks {needle}");
     }
 }
@@ -22,12 +31,25 @@ fn help_teaches_with_examples() {
 fn schemes_lists_every_parameter_and_template_parses() {
     let out = lakeaug().arg("schemes").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    for needle in ["aligned", "cross_modal", "pseudo_label", "hflip_prob", "rotate_degrees", "patch_fraction", "select_prob", "random_word"] {
+    for needle in [
+        "aligned",
+        "cross_modal",
+        "pseudo_label",
+        "hflip_prob",
+        "rotate_degrees",
+        "patch_fraction",
+        "select_prob",
+        "random_word",
+    ] {
         assert!(text.contains(needle), "schemes output lacks {needle}");
     }
-    let out = lakeaug().args(["schemes", "--config-template"]).output().unwrap();
+    let out = lakeaug()
+        .args(["schemes", "--config-template"])
+        .output()
+        .unwrap();
     let toml = String::from_utf8(out.stdout).unwrap();
-    let parsed = lakeaug::config::Config::from_toml(&toml, std::path::Path::new("template")).unwrap();
+    let parsed =
+        lakeaug::config::Config::from_toml(&toml, std::path::Path::new("template")).unwrap();
     assert_eq!(parsed, lakeaug::config::Config::default());
 }
 
@@ -43,17 +65,42 @@ fn run_prints_a_summary_and_fails_cleanly_on_bad_input() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("15 rows read") && stderr.contains("= 30 written + 0 rejected"), "{stderr}");
+    assert!(
+        stderr.contains("15 rows read") && stderr.contains("= 30 written + 0 rejected"),
+        "{stderr}"
+    );
 
     let bad = dir.path().join("bad.parquet");
     std::fs::write(&bad, b"PAR1 nonsense").unwrap();
-    let out = lakeaug().args(["run", "--input"]).arg(&bad).arg("--output").arg(dir.path().join("out2")).output().unwrap();
+    let out = lakeaug()
+        .args(["run", "--input"])
+        .arg(&bad)
+        .arg("--output")
+        .arg(dir.path().join("out2"))
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("error:") && stderr.contains("bad.parquet") && stderr.contains("--on-bad-file skip"), "{stderr}");
+    assert!(
+        stderr.contains("error:")
+            && stderr.contains("bad.parquet")
+            && stderr.contains("--on-bad-file skip"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    let out = lakeaug().args(["run", "--input", "x.parquet", "--output", "o", "--schemes", "nope"]).output().unwrap();
+    let out = lakeaug()
+        .args([
+            "run",
+            "--input",
+            "x.parquet",
+            "--output",
+            "o",
+            "--schemes",
+            "nope",
+        ])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scheme `nope`"));
 }

@@ -29,14 +29,29 @@ fn ensure_venv(venv: &Path) -> PathBuf {
         let status = Command::new("python3").arg("-m").arg("venv").arg(venv).status().expect(
             "python3 is needed for the interop tests (Debian: apt-get install python3 python3-venv)",
         );
-        assert!(status.success(), "python3 -m venv {} failed", venv.display());
+        assert!(
+            status.success(),
+            "python3 -m venv {} failed",
+            venv.display()
+        );
     }
     let status = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
         .arg(&requirements)
         .status()
         .expect("pip");
-    assert!(status.success(), "pip install -r {} failed", requirements.display());
+    assert!(
+        status.success(),
+        "pip install -r {} failed",
+        requirements.display()
+    );
     std::fs::write(&ready, wanted).expect("mark venv ready");
     python
 }
@@ -46,7 +61,14 @@ fn python_readers_load_the_output() {
     let python = ensure_venv(&venv());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let output = Command::new(&python)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/interop"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/interop",
+        ])
         .current_dir(root)
         .env("LAKEAUG_BIN", env!("CARGO_BIN_EXE_lakeaug"))
         .output()
@@ -54,7 +76,10 @@ fn python_readers_load_the_output() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
-    assert!(output.status.success(), "pytest failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "pytest failed:\n{stdout}\n{stderr}"
+    );
     // pytest exits 0 only when tests ran and passed; make sure some did.
     assert!(stdout.contains(" passed"), "pytest ran no test:\n{stdout}");
 }

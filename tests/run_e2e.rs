@@ -42,45 +42,111 @@ fn sample_data_runs_with_documented_schema_and_reconciled_counts() {
     // The manifest on disk says the same, and lists exactly the files published.
     let on_disk = Manifest::read(&Manifest::path(&out, &m.run_id)).unwrap();
     assert_eq!(&on_disk, m);
-    let files: Vec<String> = read_dir_batches(&out).into_iter().map(|(rel, _)| rel).collect();
+    let files: Vec<String> = read_dir_batches(&out)
+        .into_iter()
+        .map(|(rel, _)| rel)
+        .collect();
     assert_eq!(files, m.output_files);
-    assert!(files.iter().all(|f| f.starts_with("scheme=") && f.ends_with(".parquet")));
+    assert!(files
+        .iter()
+        .all(|f| f.starts_with("scheme=") && f.ends_with(".parquet")));
     assert!(out.join(&m.rejects_file).exists());
     // Staging is gone after publication.
     assert!(!out.join("_lakeaug/staging").join(&m.run_id).exists());
 
     let aligned = scheme_batch(&out, "aligned");
-    let names: Vec<String> = aligned.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let names: Vec<String> = aligned
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     let expected = [
-        "id", "image", "caption", "license", "input_ids", "input_ids_truncated", "mlm_input_ids", "mlm_labels",
-        "source_file", "source_row", "source_digest", "aug_copy", "aug_seed", "aug_hflip", "aug_brightness",
-        "aug_contrast", "aug_jitter_order", "aug_rotate_deg", "aug_erase_x", "aug_erase_y", "aug_erase_size",
-        "aug_words_replaced", "aug_words_deleted", "run_id", "lakeaug_version", "created_at",
+        "id",
+        "image",
+        "caption",
+        "license",
+        "input_ids",
+        "input_ids_truncated",
+        "mlm_input_ids",
+        "mlm_labels",
+        "source_file",
+        "source_row",
+        "source_digest",
+        "aug_copy",
+        "aug_seed",
+        "aug_hflip",
+        "aug_brightness",
+        "aug_contrast",
+        "aug_jitter_order",
+        "aug_rotate_deg",
+        "aug_erase_x",
+        "aug_erase_y",
+        "aug_erase_size",
+        "aug_words_replaced",
+        "aug_words_deleted",
+        "run_id",
+        "lakeaug_version",
+        "created_at",
     ];
     assert_eq!(names, expected);
     assert_eq!(aligned.num_rows(), 15);
     // Rows in source order; each image is a 224x224 JPEG.
-    let rows: Vec<i64> = aligned.column_by_name("source_row").unwrap().as_primitive::<Int64Type>().values().to_vec();
+    let rows: Vec<i64> = aligned
+        .column_by_name("source_row")
+        .unwrap()
+        .as_primitive::<Int64Type>()
+        .values()
+        .to_vec();
     assert_eq!(rows, (0..15).collect::<Vec<_>>());
     let images = aligned.column_by_name("image").unwrap().as_binary::<i32>();
     for i in 0..images.len() {
-        assert_eq!(img::image_format_and_size(images.value(i)), Some(("jpeg", 224, 224)));
+        assert_eq!(
+            img::image_format_and_size(images.value(i)),
+            Some(("jpeg", 224, 224))
+        );
     }
     // Parameters are sampled for aligned only where aligned samples them.
-    assert_eq!(aligned.column_by_name("aug_brightness").unwrap().null_count(), 0);
-    assert_eq!(aligned.column_by_name("aug_erase_x").unwrap().null_count(), 15);
-    assert_eq!(aligned.column_by_name("mlm_labels").unwrap().null_count(), 15);
+    assert_eq!(
+        aligned
+            .column_by_name("aug_brightness")
+            .unwrap()
+            .null_count(),
+        0
+    );
+    assert_eq!(
+        aligned.column_by_name("aug_erase_x").unwrap().null_count(),
+        15
+    );
+    assert_eq!(
+        aligned.column_by_name("mlm_labels").unwrap().null_count(),
+        15
+    );
 
     let cross = scheme_batch(&out, "cross_modal");
-    assert_eq!(cross.column_by_name("aug_erase_size").unwrap().as_primitive::<Int32Type>().values().to_vec(), vec![44; 15]);
+    assert_eq!(
+        cross
+            .column_by_name("aug_erase_size")
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .values()
+            .to_vec(),
+        vec![44; 15]
+    );
     assert_eq!(cross.column_by_name("aug_hflip").unwrap().null_count(), 15);
 
     let pseudo = scheme_batch(&out, "pseudo_label");
     let src_caps = pseudo.column_by_name("caption").unwrap().as_string::<i32>();
-    let al_caps = aligned.column_by_name("caption").unwrap().as_string::<i32>();
+    let al_caps = aligned
+        .column_by_name("caption")
+        .unwrap()
+        .as_string::<i32>();
     // pseudo_label leaves captions alone; MLM labels are -100 or the original id.
     let ids = pseudo.column_by_name("input_ids").unwrap().as_list::<i32>();
-    let labels = pseudo.column_by_name("mlm_labels").unwrap().as_list::<i32>();
+    let labels = pseudo
+        .column_by_name("mlm_labels")
+        .unwrap()
+        .as_list::<i32>();
     let mut selected = 0;
     for i in 0..pseudo.num_rows() {
         let ids = ids.value(i);
@@ -97,7 +163,11 @@ fn sample_data_runs_with_documented_schema_and_reconciled_counts() {
         }
         // An aligned caption differs from the source at most by one replaced word.
         let (a, s) = (al_caps.value(i), src_caps.value(i));
-        let replaced = aligned.column_by_name("aug_words_replaced").unwrap().as_list::<i32>().value(i);
+        let replaced = aligned
+            .column_by_name("aug_words_replaced")
+            .unwrap()
+            .as_list::<i32>()
+            .value(i);
         if replaced.is_empty() {
             assert_eq!(a, s);
         } else {
@@ -134,7 +204,13 @@ fn output_values_do_not_depend_on_threads_or_batch_size() {
     c.config.seed = 1;
     run(&c).unwrap();
     let rc = read_dir_batches(&dir.path().join("c"));
-    let seeds = |b: &RecordBatch| b.column_by_name("aug_seed").unwrap().as_primitive::<UInt64Type>().values().to_vec();
+    let seeds = |b: &RecordBatch| {
+        b.column_by_name("aug_seed")
+            .unwrap()
+            .as_primitive::<UInt64Type>()
+            .values()
+            .to_vec()
+    };
     assert_ne!(seeds(&ra[0].1), seeds(&rc[0].1));
 }
 
@@ -152,11 +228,19 @@ fn lineage_reproduces_each_image() {
     for scheme in ["aligned", "cross_modal"] {
         let b = scheme_batch(&out, scheme);
         let images = b.column_by_name("image").unwrap().as_binary::<i32>();
-        let rows = b.column_by_name("source_row").unwrap().as_primitive::<Int64Type>();
+        let rows = b
+            .column_by_name("source_row")
+            .unwrap()
+            .as_primitive::<Int64Type>();
         for i in 0..b.num_rows() {
             let params = lakeaug::lineage::params_from_batch(&b, i).unwrap();
             let src = src_images.value(rows.value(i) as usize);
-            let resized = img::resize(&img::decode_rgb8(src, 64_000_000).unwrap(), 224, 224, img::ResizeMode::Stretch);
+            let resized = img::resize(
+                &img::decode_rgb8(src, 64_000_000).unwrap(),
+                224,
+                224,
+                img::ResizeMode::Stretch,
+            );
             let replayed = lakeaug::schemes::apply_image(resized, &params);
             let written = img::decode_rgb8(images.value(i), 64_000_000).unwrap();
             let diff: f64 = replayed
@@ -175,10 +259,27 @@ fn lineage_reproduces_each_image() {
     let mut params = lakeaug::lineage::params_from_batch(&b, 0).unwrap();
     params.rotate_deg = Some(params.rotate_deg.unwrap() + 10.0);
     let src = src_images.value(0);
-    let resized = img::resize(&img::decode_rgb8(src, 64_000_000).unwrap(), 224, 224, img::ResizeMode::Stretch);
+    let resized = img::resize(
+        &img::decode_rgb8(src, 64_000_000).unwrap(),
+        224,
+        224,
+        img::ResizeMode::Stretch,
+    );
     let replayed = lakeaug::schemes::apply_image(resized, &params);
-    let written = img::decode_rgb8(b.column_by_name("image").unwrap().as_binary::<i32>().value(0), 64_000_000).unwrap();
-    let diff: f64 = replayed.as_raw().iter().zip(written.as_raw()).map(|(a, b)| (*a as f64 - *b as f64).abs()).sum::<f64>()
+    let written = img::decode_rgb8(
+        b.column_by_name("image")
+            .unwrap()
+            .as_binary::<i32>()
+            .value(0),
+        64_000_000,
+    )
+    .unwrap();
+    let diff: f64 = replayed
+        .as_raw()
+        .iter()
+        .zip(written.as_raw())
+        .map(|(a, b)| (*a as f64 - *b as f64).abs())
+        .sum::<f64>()
         / replayed.as_raw().len() as f64;
     assert!(diff > 5.0, "a 10 degree error went unnoticed: {diff}");
 }
@@ -188,17 +289,36 @@ fn bad_rows_are_rejected_with_reasons_and_good_rows_land() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.parquet");
     // A PNG header claiming 100000 x 100000 pixels.
-    let mut bomb = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R'];
+    let mut bomb = vec![
+        0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R',
+    ];
     bomb.extend_from_slice(&100_000u32.to_be_bytes());
     bomb.extend_from_slice(&100_000u32.to_be_bytes());
     bomb.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
     let good = gradient_jpeg(64, 48);
     write_pairs(
         &input,
-        vec![Some(good.clone()), None, Some(b"not an image".to_vec()), Some(bomb), Some(good.clone()), Some(good)],
-        vec![Some("a red car on the left side of a road"), Some("x"), Some("y"), Some("z"), None, Some("")],
+        vec![
+            Some(good.clone()),
+            None,
+            Some(b"not an image".to_vec()),
+            Some(bomb),
+            Some(good.clone()),
+            Some(good),
+        ],
+        vec![
+            Some("a red car on the left side of a road"),
+            Some("x"),
+            Some("y"),
+            Some("z"),
+            None,
+            Some(""),
+        ],
     );
-    let mut o = options(&[input.to_string_lossy().into_owned()], &dir.path().join("out"));
+    let mut o = options(
+        &[input.to_string_lossy().into_owned()],
+        &dir.path().join("out"),
+    );
     o.config.columns.id = Some("id".into());
     let summary = run(&o).unwrap();
     let m = &summary.manifest;
@@ -208,7 +328,10 @@ fn bad_rows_are_rejected_with_reasons_and_good_rows_land() {
     let rejects = &read_dir_batches(&dir.path().join("out/_rejects"))[0].1;
     assert_eq!(rejects.num_rows(), 9);
     let reasons = rejects.column_by_name("reason").unwrap().as_string::<i32>();
-    let rows = rejects.column_by_name("source_row").unwrap().as_primitive::<Int64Type>();
+    let rows = rejects
+        .column_by_name("source_row")
+        .unwrap()
+        .as_primitive::<Int64Type>();
     let ids = rejects.column_by_name("id").unwrap().as_string::<i32>();
     for i in 0..rejects.num_rows() {
         let (row, reason) = (rows.value(i), reasons.value(i));
@@ -222,30 +345,49 @@ fn bad_rows_are_rejected_with_reasons_and_good_rows_land() {
     }
     // The null and empty captions went through: null stays null, empty stays empty.
     let aligned = scheme_batch(&dir.path().join("out"), "aligned");
-    let caps = aligned.column_by_name("caption").unwrap().as_string::<i32>();
+    let caps = aligned
+        .column_by_name("caption")
+        .unwrap()
+        .as_string::<i32>();
     assert_eq!(caps.len(), 3);
     assert!(caps.is_null(1));
     assert_eq!(caps.value(2), "");
-    let ids = aligned.column_by_name("input_ids").unwrap().as_list::<i32>();
+    let ids = aligned
+        .column_by_name("input_ids")
+        .unwrap()
+        .as_list::<i32>();
     assert!(ids.is_null(1));
-    assert_eq!(ids.value(2).as_primitive::<Int32Type>().values().to_vec(), vec![101, 102]);
+    assert_eq!(
+        ids.value(2).as_primitive::<Int32Type>().values().to_vec(),
+        vec![101, 102]
+    );
 }
 
 #[test]
 fn bad_files_stop_the_run_naming_file_and_column_and_publish_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("lake/a.parquet");
-    write_pairs(&good, vec![Some(gradient_jpeg(32, 32))], vec![Some("a cat")]);
+    write_pairs(
+        &good,
+        vec![Some(gradient_jpeg(32, 32))],
+        vec![Some("a cat")],
+    );
     let out = dir.path().join("out");
     let run_with = |extra: &Path| {
-        let inputs = vec![good.to_string_lossy().into_owned(), extra.to_string_lossy().into_owned()];
+        let inputs = vec![
+            good.to_string_lossy().into_owned(),
+            extra.to_string_lossy().into_owned(),
+        ];
         run(&options(&inputs, &out))
     };
 
     let not_parquet = dir.path().join("lake/b.parquet");
     std::fs::write(&not_parquet, b"this is not parquet at all").unwrap();
     let err = format!("{:#}", run_with(&not_parquet).unwrap_err());
-    assert!(err.contains("b.parquet") && err.contains("not a readable Parquet file"), "{err}");
+    assert!(
+        err.contains("b.parquet") && err.contains("not a readable Parquet file"),
+        "{err}"
+    );
 
     let truncated = dir.path().join("lake/c.parquet");
     let bytes = std::fs::read(&good).unwrap();
@@ -254,11 +396,22 @@ fn bad_files_stop_the_run_naming_file_and_column_and_publish_nothing() {
     assert!(err.contains("c.parquet"), "{err}");
 
     let no_caption = dir.path().join("lake/d.parquet");
-    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new("image", DataType::Binary, true)]));
-    let col: arrow::array::ArrayRef = std::sync::Arc::new(arrow::array::BinaryArray::from(vec![Some(&b"x"[..])]));
-    write_batch(&no_caption, RecordBatch::try_new(schema, vec![col]).unwrap());
+    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new("image", DataType::Binary, true),
+    ]));
+    let col: arrow::array::ArrayRef =
+        std::sync::Arc::new(arrow::array::BinaryArray::from(vec![Some(&b"x"[..])]));
+    write_batch(
+        &no_caption,
+        RecordBatch::try_new(schema, vec![col]).unwrap(),
+    );
     let err = format!("{:#}", run_with(&no_caption).unwrap_err());
-    assert!(err.contains("d.parquet") && err.contains("no column `caption`") && err.contains("--caption-col"), "{err}");
+    assert!(
+        err.contains("d.parquet")
+            && err.contains("no column `caption`")
+            && err.contains("--caption-col"),
+        "{err}"
+    );
 
     let wrong_type = dir.path().join("lake/e.parquet");
     let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
@@ -271,19 +424,30 @@ fn bad_files_stop_the_run_naming_file_and_column_and_publish_nothing() {
     ];
     write_batch(&wrong_type, RecordBatch::try_new(schema, cols).unwrap());
     let err = format!("{:#}", run_with(&wrong_type).unwrap_err());
-    assert!(err.contains("e.parquet") && err.contains("column `image`") && err.contains("Int64"), "{err}");
+    assert!(
+        err.contains("e.parquet") && err.contains("column `image`") && err.contains("Int64"),
+        "{err}"
+    );
 
     // Nothing was published by any of these runs.
     assert!(read_dir_batches(&out).is_empty());
     assert!(!out.join("_lakeaug/runs").exists());
 
     // With --on-bad-file skip the good file lands and the bad ones are recorded.
-    let mut o = options(&[dir.path().join("lake").to_string_lossy().into_owned()], &out);
+    let mut o = options(
+        &[dir.path().join("lake").to_string_lossy().into_owned()],
+        &out,
+    );
     o.on_bad_file = BadFilePolicy::Skip;
     let summary = run(&o).unwrap();
     assert_eq!(summary.manifest.rows_read, 1);
     assert_eq!(summary.manifest.rows_written, 3);
-    let skipped: Vec<&str> = summary.manifest.skipped_files.iter().map(|s| s.path.as_str()).collect();
+    let skipped: Vec<&str> = summary
+        .manifest
+        .skipped_files
+        .iter()
+        .map(|s| s.path.as_str())
+        .collect();
     assert_eq!(skipped.len(), 4, "{skipped:?}");
     assert!(skipped.iter().all(|p| !p.ends_with("a.parquet")));
 }
@@ -291,7 +455,9 @@ fn bad_files_stop_the_run_naming_file_and_column_and_publish_nothing() {
 #[test]
 fn hugging_face_layout_and_hive_partitions_pass_through() {
     let dir = tempfile::tempdir().unwrap();
-    let hf = repo_path("sample_data/photos_hf").to_string_lossy().into_owned();
+    let hf = repo_path("sample_data/photos_hf")
+        .to_string_lossy()
+        .into_owned();
     let out = dir.path().join("out");
     let mut o = options(&[hf.clone()], &out);
     o.config.schemes = vec!["aligned".into()];
@@ -299,19 +465,51 @@ fn hugging_face_layout_and_hive_partitions_pass_through() {
     assert_eq!(summary.manifest.rows_rejected, 0);
     let input = &read_dir_batches(Path::new(&hf))[0].1;
     let output = scheme_batch(&out, "aligned");
-    assert_eq!(output.schema().field_with_name("image").unwrap().data_type(), input.schema().field_with_name("image").unwrap().data_type());
+    assert_eq!(
+        output
+            .schema()
+            .field_with_name("image")
+            .unwrap()
+            .data_type(),
+        input.schema().field_with_name("image").unwrap().data_type()
+    );
     let part = out.join(&summary.manifest.output_files[0]);
     let footer = footer_metadata(&part);
-    let hf_in = &footer_metadata(&Path::new(&hf).join("train-00000-of-00001.parquet"))["huggingface"];
-    assert_eq!(footer.get("huggingface"), Some(hf_in), "the huggingface features metadata is kept");
-    let paths_in = input.column_by_name("image").unwrap().as_struct().column_by_name("path").unwrap().clone();
-    let paths_out = output.column_by_name("image").unwrap().as_struct().column_by_name("path").unwrap().clone();
+    let hf_in =
+        &footer_metadata(&Path::new(&hf).join("train-00000-of-00001.parquet"))["huggingface"];
+    assert_eq!(
+        footer.get("huggingface"),
+        Some(hf_in),
+        "the huggingface features metadata is kept"
+    );
+    let paths_in = input
+        .column_by_name("image")
+        .unwrap()
+        .as_struct()
+        .column_by_name("path")
+        .unwrap()
+        .clone();
+    let paths_out = output
+        .column_by_name("image")
+        .unwrap()
+        .as_struct()
+        .column_by_name("path")
+        .unwrap()
+        .clone();
     assert!(paths_in.as_ref() == paths_out.as_ref());
 
     // Hive folders become string columns of the output.
     let lake = dir.path().join("lake");
-    write_pairs(&lake.join("year=2025/part-0.parquet"), vec![Some(gradient_jpeg(40, 30))], vec![Some("a b c")]);
-    write_pairs(&lake.join("year=2026/part-0.parquet"), vec![Some(gradient_jpeg(30, 40))], vec![Some("d e f")]);
+    write_pairs(
+        &lake.join("year=2025/part-0.parquet"),
+        vec![Some(gradient_jpeg(40, 30))],
+        vec![Some("a b c")],
+    );
+    write_pairs(
+        &lake.join("year=2026/part-0.parquet"),
+        vec![Some(gradient_jpeg(30, 40))],
+        vec![Some("d e f")],
+    );
     let out2 = dir.path().join("out2");
     let mut o = options(&[lake.to_string_lossy().into_owned()], &out2);
     o.config.schemes = vec!["cross_modal".into()];
@@ -322,7 +520,10 @@ fn hugging_face_layout_and_hive_partitions_pass_through() {
     years.sort();
     assert_eq!(years, ["2025", "2026"]);
     // Two input files give two part files with distinct deterministic names.
-    let files: Vec<String> = read_dir_batches(&out2).into_iter().map(|(r, _)| r).collect();
+    let files: Vec<String> = read_dir_batches(&out2)
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
     assert_eq!(files.len(), 2);
     assert_ne!(files[0], files[1]);
 }
@@ -336,8 +537,14 @@ fn copies_give_distinct_draws_per_copy() {
     let s = run(&o).unwrap();
     assert_eq!(s.manifest.rows_written, 45);
     let b = scheme_batch(&dir.path().join("out"), "aligned");
-    let copies = b.column_by_name("aug_copy").unwrap().as_primitive::<Int32Type>();
+    let copies = b
+        .column_by_name("aug_copy")
+        .unwrap()
+        .as_primitive::<Int32Type>();
     assert_eq!(&copies.values()[..6], &[0, 1, 2, 0, 1, 2]);
-    let angles = b.column_by_name("aug_rotate_deg").unwrap().as_primitive::<Float32Type>();
+    let angles = b
+        .column_by_name("aug_rotate_deg")
+        .unwrap()
+        .as_primitive::<Float32Type>();
     assert_ne!(angles.value(0), angles.value(1));
 }

@@ -136,7 +136,9 @@ impl Augmenter {
     fn decode(&self, bytes: Option<&[u8]>) -> Result<Decoded, String> {
         let bytes = bytes.ok_or_else(|| "image is null".to_string())?;
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.decode_bytes(bytes)))
-            .unwrap_or_else(|_| Err("the image decoder failed on these bytes (internal panic caught)".into()))
+            .unwrap_or_else(|_| {
+                Err("the image decoder failed on these bytes (internal panic caught)".into())
+            })
     }
 
     fn decode_bytes(&self, bytes: &[u8]) -> Result<Decoded, String> {

@@ -15,12 +15,16 @@ pub fn repo_path(rel: &str) -> PathBuf {
 
 /// The committed sample dataset.
 pub fn sample_photos() -> String {
-    repo_path("sample_data/photos.parquet").to_string_lossy().into_owned()
+    repo_path("sample_data/photos.parquet")
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// A JPEG of a smooth colour gradient (w x h).
 pub fn gradient_jpeg(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, 128]));
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, 128])
+    });
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
     out.into_inner()
@@ -37,7 +41,10 @@ pub fn write_pairs(path: &Path, images: Vec<Option<Vec<u8>>>, captions: Vec<Opti
     let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..n as i64));
     let images: ArrayRef = Arc::new(images.iter().map(|v| v.as_deref()).collect::<BinaryArray>());
     let captions: ArrayRef = Arc::new(StringArray::from(captions));
-    write_batch(path, RecordBatch::try_new(schema, vec![ids, images, captions]).unwrap());
+    write_batch(
+        path,
+        RecordBatch::try_new(schema, vec![ids, images, captions]).unwrap(),
+    );
 }
 
 pub fn write_batch(path: &Path, batch: RecordBatch) {
@@ -60,10 +67,16 @@ pub fn read_dir_batches(dir: &Path) -> Vec<(String, RecordBatch)> {
         .into_iter()
         .map(|rel| {
             let f = std::fs::File::open(dir.join(&rel)).unwrap();
-            let reader = ParquetRecordBatchReaderBuilder::try_new(f).unwrap().build().unwrap();
+            let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+                .unwrap()
+                .build()
+                .unwrap();
             let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().unwrap();
             let schema = batches[0].schema();
-            (rel, arrow::compute::concat_batches(&schema, &batches).unwrap())
+            (
+                rel,
+                arrow::compute::concat_batches(&schema, &batches).unwrap(),
+            )
         })
         .collect()
 }
@@ -92,7 +105,11 @@ pub fn assert_same_values(a: &RecordBatch, b: &RecordBatch, what: &str) {
         if ["run_id", "created_at"].contains(&field.name().as_str()) {
             continue;
         }
-        assert!(a.column(i).as_ref() == b.column(i).as_ref(), "{what}: column {} differs", field.name());
+        assert!(
+            a.column(i).as_ref() == b.column(i).as_ref(),
+            "{what}: column {} differs",
+            field.name()
+        );
     }
 }
 
@@ -104,6 +121,10 @@ pub fn footer_metadata(path: &Path) -> std::collections::HashMap<String, String>
         .metadata()
         .file_metadata()
         .key_value_metadata()
-        .map(|kv| kv.iter().map(|e| (e.key.clone(), e.value.clone().unwrap_or_default())).collect())
+        .map(|kv| {
+            kv.iter()
+                .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
+                .collect()
+        })
         .unwrap_or_default()
 }
