@@ -1,0 +1,248 @@
+//! `lakeaug query`: arguments, statement execution and output writing.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context, Result};
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::DFParser;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use super::context::{session_for, TABLES};
+use super::display::{render_table, textify};
+
+/// Output format of `lakeaug query`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// Aligned table; images shown as `<jpeg 224x224, 14.2 KB>`.
+    #[default]
+    Text,
+    /// CSV with a header; images as summaries, lists/structs as text.
+    Csv,
+    /// Newline-delimited JSON objects; images as summaries.
+    Json,
+    /// Parquet (zstd) with the exact values, image bytes included; needs --out.
+    Parquet,
+}
+
+/// Arguments of `lakeaug query`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "\
+Tables:
+  augmented    every output row; `scheme` is a partition column (WHERE scheme = 'aligned' prunes files)
+  rejects      rows that could not be augmented: source_file, source_row, scheme, stage, reason, run_id
+  runs         one row per run manifest: run_id, started_at, finished_at, duration_secs, seed,
+               config_hash, rows_read, rows_written, rows_rejected, rows_per_sec, ...
+  run_schemes  per run and scheme: written, rejected
+  source       with --source: the input rows plus source_file, source_row (join key of augmented)
+
+Functions:
+  image_info(image) -> struct<format, width, height>    word_count(text)
+  word_edit_distance(a, b) (in words)                    token_count(ids [, pad_id = 0])
+
+Examples:
+  lakeaug query out \"SELECT scheme, count(*) FROM augmented GROUP BY scheme\"
+  lakeaug query out --file queries/scheme_summary.sql
+  lakeaug query out --source data/photos.parquet --file queries/caption_edits.sql
+  lakeaug query out \"SELECT * FROM augmented\" --format parquet --out sample.parquet
+  lakeaug query out                      (interactive prompt; end statements with ;)")]
+pub struct QueryArgs {
+    /// Output folder of `lakeaug run` (the folder holding scheme=<name>/).
+    pub dir: PathBuf,
+
+    /// SQL to run; several statements may be separated by `;`. Without SQL or --file,
+    /// SQL is read from stdin, or an interactive prompt opens when stdin is a terminal.
+    #[arg(conflicts_with = "file")]
+    pub sql: Option<String>,
+
+    /// Read the SQL from a file, e.g. one of queries/*.sql.
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Input table(s) of the run, registered as `source` (a file, a folder or a glob,
+    /// written the same way as `lakeaug run --input`). Repeatable.
+    #[arg(long = "source", value_name = "PATH")]
+    pub sources: Vec<String>,
+
+    /// Output format. With several statements, csv/json/parquet write the result of
+    /// the last statement that returns columns.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// Write the result to this file instead of stdout (required for parquet).
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Most rows shown in the text table.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub max_rows: usize,
+}
+
+/// The result of one SQL statement.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    /// Output schema (empty for DDL such as `CREATE VIEW`).
+    pub schema: SchemaRef,
+    /// Output batches.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl QueryResult {
+    /// Total number of rows.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+/// Runs `lakeaug query`: builds the session, runs the SQL (or the prompt), writes the
+/// output. Creates its own tokio runtime.
+pub fn run_query(args: &QueryArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .build()
+        .context("starting the query runtime")?;
+    runtime.block_on(run_query_async(args))
+}
+
+async fn run_query_async(args: &QueryArgs) -> Result<()> {
+    if args.format == OutputFormat::Parquet && args.out.is_none() {
+        bail!("--format parquet needs --out FILE");
+    }
+    let sql = match (&args.sql, &args.file) {
+        (Some(sql), _) => Some(sql.clone()),
+        (None, Some(file)) => Some(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("reading SQL file {}", file.display()))?,
+        ),
+        (None, None) if !std::io::stdin().is_terminal() => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading SQL from stdin")?;
+            Some(s)
+        }
+        (None, None) => None,
+    };
+    let ctx = session_for(&args.dir, &args.sources).await?;
+    let Some(sql) = sql else {
+        return super::repl::repl(&ctx, args.max_rows).await;
+    };
+    let results = run_sql(&ctx, &sql).await?;
+    write_results(&results, args)
+}
+
+/// Parses `sql` (one or more statements) and runs each in order on `ctx`, collecting
+/// every result. Errors name the failing statement's position and, for unknown tables,
+/// list the tables that exist.
+pub async fn run_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<QueryResult>> {
+    let statements = DFParser::parse_sql(sql).map_err(|e| explain(ctx, e))?;
+    if statements.is_empty() {
+        bail!("no SQL statement given");
+    }
+    let total = statements.len();
+    let mut out = Vec::with_capacity(total);
+    for (i, statement) in statements.into_iter().enumerate() {
+        let result = async {
+            let plan = ctx.state().statement_to_plan(statement).await?;
+            let df = ctx.execute_logical_plan(plan).await?;
+            let schema = df.schema().inner().clone();
+            let batches = df.collect().await?;
+            Ok::<_, DataFusionError>(QueryResult { schema, batches })
+        }
+        .await;
+        match result {
+            Ok(r) => out.push(r),
+            Err(e) if total > 1 => {
+                return Err(explain(ctx, e))
+                    .with_context(|| format!("statement {} of {total}", i + 1))
+            }
+            Err(e) => return Err(explain(ctx, e)),
+        }
+    }
+    Ok(out)
+}
+
+/// Turns a DataFusion error into a message a user can act on.
+pub fn explain(ctx: &SessionContext, e: DataFusionError) -> anyhow::Error {
+    let msg = e.to_string();
+    let lower = msg.to_lowercase();
+    if lower.contains("table '") && lower.contains("not found") {
+        let mut tables: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+        let has_source = ctx.table_exist("source").unwrap_or(false);
+        if has_source {
+            tables.push("source".into());
+        }
+        let hint = if !has_source && lower.contains(".source'") {
+            "; `source` needs --source PATH (the run's input)"
+        } else {
+            ""
+        };
+        return anyhow!("{msg}\navailable tables: {}{hint}", tables.join(", "));
+    }
+    if let DataFusionError::SQL(..) = e.find_root() {
+        return anyhow!("SQL syntax error: {msg}");
+    }
+    anyhow!(e)
+}
+
+/// Writes results according to `args.format` and `args.out`.
+pub fn write_results(results: &[QueryResult], args: &QueryArgs) -> Result<()> {
+    // `Send` because ArrowWriter requires it.
+    let mut sink: Box<dyn Write + Send> = match &args.out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    match args.format {
+        OutputFormat::Text => {
+            let mut first = true;
+            for r in results.iter().filter(|r| !r.schema.fields().is_empty()) {
+                if !first {
+                    writeln!(sink)?;
+                }
+                first = false;
+                sink.write_all(render_table(&r.schema, &r.batches, args.max_rows)?.as_bytes())?;
+            }
+        }
+        format => {
+            let Some(r) = results.iter().rev().find(|r| !r.schema.fields().is_empty()) else {
+                bail!("no statement returned columns");
+            };
+            match format {
+                OutputFormat::Csv => {
+                    let mut w = arrow::csv::WriterBuilder::new()
+                        .with_header(true)
+                        .build(&mut sink);
+                    for b in &r.batches {
+                        w.write(&textify(b, true)?)?;
+                    }
+                }
+                OutputFormat::Json => {
+                    let mut w = arrow::json::LineDelimitedWriter::new(&mut sink);
+                    for b in &r.batches {
+                        w.write(&textify(b, false)?)?;
+                    }
+                    w.finish()?;
+                }
+                OutputFormat::Parquet => {
+                    let props = WriterProperties::builder()
+                        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                        .build();
+                    let mut w = ArrowWriter::try_new(&mut sink, r.schema.clone(), Some(props))?;
+                    for b in &r.batches {
+                        w.write(b)?;
+                    }
+                    w.close()?;
+                }
+                OutputFormat::Text => unreachable!("handled above"),
+            }
+        }
+    }
+    sink.flush()?;
+    Ok(())
+}

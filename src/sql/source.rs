@@ -1,0 +1,323 @@
+//! The `source` table: the input tables of a run, with the lineage key
+//! (`source_file`, `source_row`) that `augmented` rows carry.
+//!
+//! A DataFusion listing table exposes neither the file path nor the physical row
+//! index (file scans are split into byte ranges and read in parallel), so this is a
+//! small [`TableProvider`] of its own: one partition per input file, read front to
+//! back with the parquet crate so `source_row` is the 0-based physical row. Only the
+//! projected columns are decoded, so a caption join never reads image bytes.
+
+use std::fs::File;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use arrow::array::{new_null_array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{DataFusionError, Result as DfResult};
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{Expr, TableType};
+use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+
+/// Column holding the input file path exactly as `lakeaug run` records it.
+pub const SOURCE_FILE: &str = "source_file";
+/// Column holding the 0-based physical row index within the input file.
+pub const SOURCE_ROW: &str = "source_row";
+
+/// One input Parquet file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Where to open the file.
+    pub path: PathBuf,
+    /// The `source_file` value: the path as `lakeaug run` records it.
+    pub display: String,
+    /// Hive partition values (`key=value` folders below the input folder), in order.
+    pub partition_values: Vec<(String, String)>,
+}
+
+/// Finds the Parquet files behind `--source` arguments with the same discovery as
+/// `lakeaug run --input` ([`crate::read::discover_inputs`]: a file, a folder searched
+/// recursively with hive `key=value` folders, or a glob), so `display` is exactly the
+/// `source_file` value the run recorded.
+pub fn discover_sources(args: &[String]) -> anyhow::Result<Vec<SourceFile>> {
+    let files = crate::read::discover_inputs(args)?;
+    if files.is_empty() {
+        bail!("--source {}: no Parquet files found", args.join(" "));
+    }
+    Ok(files
+        .into_iter()
+        .map(|f| SourceFile {
+            path: f.path,
+            display: f.display,
+            partition_values: f.partition_values,
+        })
+        .collect())
+}
+
+/// A [`TableProvider`] over input files with `source_file` and `source_row` columns.
+///
+/// Schema: the file columns (the first file's order, plus columns only later files
+/// have), then hive partition columns (utf8), then `source_file` (utf8) and
+/// `source_row` (int64). A column missing from a file reads as null; the same column
+/// with different types in two files is an error.
+#[derive(Debug)]
+pub struct SourceTable {
+    files: Vec<SourceFile>,
+    schema: SchemaRef,
+    /// Number of leading schema fields that come from the files themselves.
+    n_file_fields: usize,
+    /// Names of the partition columns (after the file fields).
+    partition_cols: Vec<String>,
+}
+
+impl SourceTable {
+    /// Opens the footers of `files` and builds the table schema.
+    pub fn try_new(files: Vec<SourceFile>) -> anyhow::Result<Self> {
+        if files.is_empty() {
+            bail!("no source files");
+        }
+        let mut fields: Vec<Field> = Vec::new();
+        let mut partition_cols: Vec<String> = Vec::new();
+        for f in &files {
+            let file = File::open(&f.path)
+                .with_context(|| format!("opening source {}", f.path.display()))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+                .with_context(|| format!("reading Parquet footer of {}", f.path.display()))?;
+            for field in builder.schema().fields() {
+                match fields.iter().find(|x| x.name() == field.name()) {
+                    Some(existing) if existing.data_type() != field.data_type() => bail!(
+                        "source column `{}` is {} in one file and {} in {}",
+                        field.name(),
+                        existing.data_type(),
+                        field.data_type(),
+                        f.path.display()
+                    ),
+                    Some(_) => {}
+                    None => fields.push(field.as_ref().clone().with_nullable(true)),
+                }
+            }
+            for (k, _) in &f.partition_values {
+                if !partition_cols.contains(k) {
+                    partition_cols.push(k.clone());
+                }
+            }
+        }
+        // A partition key that is also a stored column stays the stored column.
+        partition_cols.retain(|k| !fields.iter().any(|f| f.name() == k));
+        for reserved in [SOURCE_FILE, SOURCE_ROW] {
+            if fields.iter().any(|f| f.name() == reserved)
+                || partition_cols.iter().any(|k| k == reserved)
+            {
+                bail!("source files already have a `{reserved}` column; they look like lakeaug output, not input");
+            }
+        }
+        let n_file_fields = fields.len();
+        for k in &partition_cols {
+            fields.push(Field::new(k, DataType::Utf8, true));
+        }
+        fields.push(Field::new(SOURCE_FILE, DataType::Utf8, false));
+        fields.push(Field::new(SOURCE_ROW, DataType::Int64, false));
+        Ok(Self {
+            files,
+            schema: Arc::new(Schema::new(fields)),
+            n_file_fields,
+            partition_cols,
+        })
+    }
+
+    /// The files this table reads, in `source` order.
+    pub fn files(&self) -> &[SourceFile] {
+        &self.files
+    }
+
+    fn plan(&self, projection: Option<&Vec<usize>>) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let indices: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        let projected = Arc::new(self.schema.project(&indices)?);
+        let partitions: Vec<Arc<dyn PartitionStream>> = self
+            .files
+            .iter()
+            .map(|f| {
+                Arc::new(FilePartition {
+                    file: f.clone(),
+                    table_schema: Arc::clone(&self.schema),
+                    n_file_fields: self.n_file_fields,
+                    partition_cols: self.partition_cols.clone(),
+                    indices: indices.clone(),
+                    schema: Arc::clone(&projected),
+                }) as Arc<dyn PartitionStream>
+            })
+            .collect();
+        Ok(Arc::new(StreamingTableExec::try_new(
+            projected,
+            partitions,
+            None,
+            vec![],
+            false,
+            None,
+        )?))
+    }
+}
+
+impl TableProvider for SourceTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    // `TableProvider` is an `async_trait`; this is its expansion written out, so the
+    // crate needs no `async-trait` dependency. Planning is synchronous anyway.
+    fn scan<'life0, 'life1, 'life2, 'life3, 'async_trait>(
+        &'life0 self,
+        _state: &'life1 dyn Session,
+        projection: Option<&'life2 Vec<usize>>,
+        _filters: &'life3 [Expr],
+        _limit: Option<usize>,
+    ) -> Pin<Box<dyn Future<Output = DfResult<Arc<dyn ExecutionPlan>>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        'life3: 'async_trait,
+        Self: 'async_trait,
+    {
+        let plan = self.plan(projection);
+        Box::pin(std::future::ready(plan))
+    }
+}
+
+/// One input file as a stream of projected batches.
+#[derive(Debug)]
+struct FilePartition {
+    file: SourceFile,
+    table_schema: SchemaRef,
+    n_file_fields: usize,
+    partition_cols: Vec<String>,
+    /// Projected table column indices, in output order.
+    indices: Vec<usize>,
+    /// Projected output schema.
+    schema: SchemaRef,
+}
+
+impl PartitionStream for FilePartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.schema), 2);
+        let tx = builder.tx();
+        let job = FileJob {
+            file: self.file.clone(),
+            table_schema: Arc::clone(&self.table_schema),
+            n_file_fields: self.n_file_fields,
+            partition_cols: self.partition_cols.clone(),
+            indices: self.indices.clone(),
+            schema: Arc::clone(&self.schema),
+        };
+        // Parquet decoding is blocking work: keep it off the async worker threads.
+        builder.spawn_blocking(move || {
+            let mut emit = |batch: DfResult<RecordBatch>| tx.blocking_send(batch).is_ok();
+            if let Err(e) = job.read(&mut emit) {
+                // The receiver may be gone (query cancelled); nothing left to do then.
+                let _ = emit(Err(e));
+            }
+            Ok(())
+        });
+        builder.build()
+    }
+}
+
+struct FileJob {
+    file: SourceFile,
+    table_schema: SchemaRef,
+    n_file_fields: usize,
+    partition_cols: Vec<String>,
+    indices: Vec<usize>,
+    schema: SchemaRef,
+}
+
+impl FileJob {
+    /// Reads the file front to back, calling `emit` per batch until it returns false.
+    fn read(&self, emit: &mut dyn FnMut(DfResult<RecordBatch>) -> bool) -> DfResult<()> {
+        let ext = |e: anyhow::Error| DataFusionError::External(e.into());
+        let file = File::open(&self.file.path)
+            .with_context(|| format!("opening source {}", self.file.path.display()))
+            .map_err(ext)?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let file_schema = Arc::clone(builder.schema());
+        // Table file-column index -> position in this file's arrow schema (None: missing).
+        let wanted_file_cols: Vec<usize> = self
+            .indices
+            .iter()
+            .copied()
+            .filter(|&i| i < self.n_file_fields)
+            .collect();
+        let mut roots: Vec<usize> = wanted_file_cols
+            .iter()
+            .filter_map(|&i| file_schema.index_of(self.table_schema.field(i).name()).ok())
+            .collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(4096)
+            .build()?;
+
+        let mut next_row: i64 = 0;
+        for batch in reader {
+            let batch = batch?;
+            let n = batch.num_rows();
+            let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.indices.len());
+            for &i in &self.indices {
+                let field = self.table_schema.field(i);
+                let col: ArrayRef = if i < self.n_file_fields {
+                    match batch.column_by_name(field.name()) {
+                        Some(c) if c.data_type() == field.data_type() => Arc::clone(c),
+                        Some(c) => cast(c, field.data_type())?,
+                        None => new_null_array(field.data_type(), n),
+                    }
+                } else if i < self.n_file_fields + self.partition_cols.len() {
+                    let key = &self.partition_cols[i - self.n_file_fields];
+                    let value = self
+                        .file
+                        .partition_values
+                        .iter()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, v)| v.as_str());
+                    Arc::new(StringArray::from(vec![value; n]))
+                } else if field.name() == SOURCE_FILE {
+                    Arc::new(StringArray::from(vec![self.file.display.as_str(); n]))
+                } else {
+                    let end = next_row + n as i64;
+                    Arc::new(Int64Array::from_iter_values(next_row..end))
+                };
+                columns.push(col);
+            }
+            next_row += n as i64;
+            let out = RecordBatch::try_new_with_options(
+                Arc::clone(&self.schema),
+                columns,
+                &arrow::array::RecordBatchOptions::new().with_row_count(Some(n)),
+            )?;
+            if !emit(Ok(out)) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}

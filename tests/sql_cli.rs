@@ -1,0 +1,168 @@
+//! `lakeaug query` through the binary: output formats, stdin, exit codes and messages.
+
+mod sql_fixture;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use arrow::array::AsArray;
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use sql_fixture::*;
+
+fn lakeaug(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lakeaug"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn lakeaug");
+    {
+        let mut pipe = child.stdin.take().expect("stdin");
+        if let Some(s) = stdin {
+            pipe.write_all(s.as_bytes()).expect("write stdin");
+        }
+    }
+    child.wait_with_output().expect("wait")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn formats_stdin_and_errors() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (out, source) = write_fixture(tmp.path());
+    let out_s = out.to_str().expect("utf8 path");
+    let sql = "SELECT source_row, image, caption FROM source ORDER BY source_row";
+
+    // Text table: images as summaries (PNG 20x10 for row 0), never raw bytes.
+    let o = lakeaug(
+        &["query", out_s, "--source", &source, sql, "--max-rows", "2"],
+        None,
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stdout.contains("<png 20x10, "), "{stdout}");
+    assert!(stdout.contains("<png 21x12, "), "{stdout}");
+    assert!(
+        !stdout.contains("<png 22x14, "),
+        "--max-rows 2 shows two rows: {stdout}"
+    );
+    assert!(stdout.contains("6 rows (2 shown"), "{stdout}");
+    assert!(!stdout.contains("PNG\r\n"), "no raw bytes");
+
+    // CSV: header + one line per row, image summarized.
+    let csv = tmp.path().join("r.csv");
+    let o = lakeaug(
+        &[
+            "query",
+            out_s,
+            "--source",
+            &source,
+            sql,
+            "--format",
+            "csv",
+            "--out",
+            csv.to_str().expect("p"),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o).1);
+    let body = std::fs::read_to_string(&csv).expect("csv");
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines[0], "source_row,image,caption");
+    assert_eq!(lines.len(), 1 + CAPTIONS.len());
+    assert!(
+        lines[1].starts_with("0,\"<png 20x10, ") || lines[1].starts_with("0,<png 20x10, "),
+        "{}",
+        lines[1]
+    );
+
+    // JSON lines on stdout.
+    let o = lakeaug(
+        &["query", out_s, "--source", &source, sql, "--format", "json"],
+        None,
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(rows.len(), CAPTIONS.len());
+    assert_eq!(rows[2]["caption"], CAPTIONS[2]);
+    assert_eq!(rows[2]["source_row"], 2);
+
+    // Parquet keeps the exact image bytes.
+    let pq = tmp.path().join("r.parquet");
+    let o = lakeaug(
+        &[
+            "query",
+            out_s,
+            "--source",
+            &source,
+            sql,
+            "--format",
+            "parquet",
+            "--out",
+            pq.to_str().expect("p"),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o).1);
+    let got = read_batches(&pq);
+    let want = read_batches(std::path::Path::new(&source));
+    let img = |b: &[arrow::array::RecordBatch]| -> Vec<Vec<u8>> {
+        b.iter()
+            .flat_map(|b| {
+                let c = cast(
+                    b.column_by_name("image").expect("image"),
+                    &DataType::LargeBinary,
+                )
+                .expect("cast");
+                c.as_binary::<i64>()
+                    .iter()
+                    .map(|v| v.expect("bytes").to_vec())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    assert_eq!(img(&got), img(&want));
+    let o = lakeaug(&["query", out_s, sql, "--format", "parquet"], None);
+    assert!(!o.status.success());
+    assert!(text(&o).1.contains("--out"));
+
+    // SQL on stdin, several statements: the text output shows every result.
+    let o = lakeaug(
+        &["query", out_s],
+        Some("CREATE VIEW v AS SELECT scheme FROM augmented; SELECT count(DISTINCT scheme) AS n FROM v;"),
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("│ 3 │")
+            || stdout.contains("┆ 3 │")
+            || stdout
+                .lines()
+                .any(|l| l.trim_matches(|c: char| !c.is_ascii_digit()) == "3"),
+        "{stdout}"
+    );
+
+    // Errors: exit code != 0 and a message naming the problem.
+    let o = lakeaug(&["query", out_s, "SELECT * FROM nope"], None);
+    assert!(!o.status.success());
+    assert!(text(&o).1.contains("available tables"), "{}", text(&o).1);
+    let o = lakeaug(&["query", out_s, "SELEKT"], None);
+    assert!(!o.status.success());
+    assert!(text(&o).1.contains("SQL syntax error"), "{}", text(&o).1);
+    let input_dir = tmp.path().join("input");
+    let o = lakeaug(&["query", input_dir.to_str().expect("p"), "SELECT 1"], None);
+    assert!(!o.status.success());
+    assert!(text(&o).1.contains("not lakeaug output"), "{}", text(&o).1);
+}
