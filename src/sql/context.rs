@@ -181,60 +181,18 @@ async fn listing_table(
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
-fn list_field(name: &str) -> Field {
-    Field::new(
-        name,
-        DataType::List(Arc::new(Field::new("item", DataType::Int32, true))),
-        true,
-    )
-}
-
 /// The lakeaug columns of `augmented` (without input columns), used when no
-/// partition file exists yet.
+/// partition file exists yet: the writer's own token and lineage fields, plus `scheme`.
 pub fn lineage_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        list_field("input_ids"),
-        list_field("mlm_input_ids"),
-        list_field("mlm_labels"),
-        Field::new("input_ids_truncated", DataType::Boolean, true),
-        Field::new("source_file", DataType::Utf8, true),
-        Field::new("source_row", DataType::Int64, true),
-        Field::new("source_digest", DataType::Utf8, true),
-        Field::new("aug_copy", DataType::Int32, true),
-        Field::new("aug_seed", DataType::UInt64, true),
-        Field::new("aug_hflip", DataType::Boolean, true),
-        Field::new("aug_brightness", DataType::Float32, true),
-        Field::new("aug_contrast", DataType::Float32, true),
-        Field::new("aug_jitter_order", DataType::Utf8, true),
-        Field::new("aug_rotate_deg", DataType::Float32, true),
-        Field::new("aug_erase_x", DataType::Int32, true),
-        Field::new("aug_erase_y", DataType::Int32, true),
-        Field::new("aug_erase_size", DataType::Int32, true),
-        list_field("aug_words_replaced"),
-        list_field("aug_words_deleted"),
-        Field::new("run_id", DataType::Utf8, true),
-        Field::new("lakeaug_version", DataType::Utf8, true),
-        Field::new(
-            "created_at",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            true,
-        ),
-        Field::new("scheme", DataType::Utf8, true),
-    ]))
+    let mut fields = crate::pipeline::token_fields();
+    fields.extend(crate::lineage::lineage_fields());
+    fields.push(Field::new("scheme", DataType::Utf8, true));
+    Arc::new(Schema::new(fields))
 }
 
-/// Schema of `DIR/_rejects/run-*.parquet`.
+/// Schema of `DIR/_rejects/run-*.parquet` (as the writer defines it).
 pub fn rejects_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("source_file", DataType::Utf8, true),
-        Field::new("source_row", DataType::Int64, true),
-        Field::new("id", DataType::Utf8, true),
-        Field::new("scheme", DataType::Utf8, true),
-        Field::new("aug_copy", DataType::Int32, true),
-        Field::new("stage", DataType::Utf8, true),
-        Field::new("reason", DataType::Utf8, true),
-        Field::new("run_id", DataType::Utf8, true),
-    ]))
+    crate::write::rejects::rejects_schema()
 }
 
 /// A parsed run manifest and where it was read from.
@@ -308,55 +266,7 @@ pub fn run_schemes_schema() -> SchemaRef {
 /// Microseconds since the epoch of an RFC 3339 timestamp (`2025-01-02T03:04:05.123Z`
 /// or with a `+hh:mm` offset); `None` when it does not parse.
 pub fn parse_rfc3339_micros(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (date, rest) = s.split_once(['T', 't', ' '])?;
-    let mut d = date.splitn(3, '-');
-    let year: i64 = d.next()?.parse().ok()?;
-    let month: i64 = d.next()?.parse().ok()?;
-    let day: i64 = d.next()?.parse().ok()?;
-    // Split the offset off the time of day.
-    let (time, offset_secs) = if let Some(t) = rest.strip_suffix(['Z', 'z']) {
-        (t, 0)
-    } else {
-        let pos = rest.rfind(['+', '-'])?;
-        let (t, off) = rest.split_at(pos);
-        let sign = if off.starts_with('-') { -1 } else { 1 };
-        let (oh, om) = off[1..].split_once(':')?;
-        let off: i64 = oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60;
-        (t, sign * off)
-    };
-    let mut t = time.splitn(3, ':');
-    let hour: i64 = t.next()?.parse().ok()?;
-    let minute: i64 = t.next()?.parse().ok()?;
-    let sec_str = t.next()?;
-    let (whole, frac) = sec_str.split_once('.').unwrap_or((sec_str, ""));
-    let second: i64 = whole.parse().ok()?;
-    let mut micros: i64 = 0;
-    for (i, c) in frac.chars().take(6).enumerate() {
-        micros += i64::from(c.to_digit(10)?) * 10_i64.pow(5 - i as u32);
-    }
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    Some(secs * 1_000_000 + micros)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    chrono::DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.timestamp_micros())
 }
 
 /// Builds the `runs` and `run_schemes` batches from manifests. Missing or mistyped

@@ -677,8 +677,8 @@ pub fn word_distance(a: &str, b: &str) -> i64 {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i as i64;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j as i64;
+    for (j, v) in d[0].iter_mut().enumerate() {
+        *v = j as i64;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
