@@ -548,3 +548,48 @@ fn copies_give_distinct_draws_per_copy() {
         .as_primitive::<Float32Type>();
     assert_ne!(angles.value(0), angles.value(1));
 }
+
+#[test]
+fn a_file_gives_the_same_rows_alone_or_with_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    write_pairs(
+        &lake.join("a.parquet"),
+        vec![Some(gradient_jpeg(50, 40)), Some(gradient_jpeg(40, 50))],
+        vec![
+            Some("one two three four five six seven"),
+            Some("a dog on a sofa"),
+        ],
+    );
+    write_pairs(
+        &lake.join("b.parquet"),
+        vec![Some(gradient_jpeg(30, 30))],
+        vec![Some("b")],
+    );
+    let both = dir.path().join("both");
+    let alone = dir.path().join("alone");
+    run(&options(&[lake.to_string_lossy().into_owned()], &both)).unwrap();
+    run(&options(
+        &[lake.join("a.parquet").to_string_lossy().into_owned()],
+        &alone,
+    ))
+    .unwrap();
+    let alone_files = read_dir_batches(&alone);
+    let both_files = read_dir_batches(&both);
+    assert_eq!(alone_files.len(), 3);
+    assert_eq!(both_files.len(), 6);
+    for (rel, batch) in &alone_files {
+        let (_, other) = both_files
+            .iter()
+            .find(|(r, _)| r == rel)
+            .expect("same part name");
+        // Only source_file (the path as given) differs; drop it and compare the rest.
+        let drop_source = |b: &RecordBatch| {
+            let keep: Vec<usize> = (0..b.num_columns())
+                .filter(|&i| b.schema().field(i).name() != "source_file")
+                .collect();
+            b.project(&keep).unwrap()
+        };
+        assert_same_values(&drop_source(batch), &drop_source(other), rel);
+    }
+}

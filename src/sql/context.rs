@@ -266,7 +266,9 @@ pub fn run_schemes_schema() -> SchemaRef {
 /// Microseconds since the epoch of an RFC 3339 timestamp (`2025-01-02T03:04:05.123Z`
 /// or with a `+hh:mm` offset); `None` when it does not parse.
 pub fn parse_rfc3339_micros(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.timestamp_micros())
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.timestamp_micros())
 }
 
 /// Builds the `runs` and `run_schemes` batches from manifests. Missing or mistyped
