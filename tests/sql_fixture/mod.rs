@@ -239,16 +239,7 @@ pub fn write_fixture(root: &Path) -> (PathBuf, String) {
         // Rejects: r1 rejected cross_modal row 3 (empty caption) twice (two copies).
         let n_rej = if run == 0 { 2 } else { 0 };
         let rejects = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![
-                Field::new("source_file", DataType::Utf8, false),
-                Field::new("source_row", DataType::Int64, false),
-                Field::new("id", DataType::Utf8, true),
-                Field::new("scheme", DataType::Utf8, false),
-                Field::new("aug_copy", DataType::Int32, false),
-                Field::new("stage", DataType::Utf8, false),
-                Field::new("reason", DataType::Utf8, false),
-                Field::new("run_id", DataType::Utf8, false),
-            ])),
+            lakeaug::write::rejects::rejects_schema(),
             vec![
                 Arc::new(StringArray::from(vec![source_arg.as_str(); n_rej])),
                 Arc::new(Int64Array::from(vec![3; n_rej])),
