@@ -292,28 +292,15 @@ pub fn apply_image(image: RgbImage, p: &AugParams) -> RgbImage {
     if p.hflip == Some(true) {
         img::hflip(&mut image);
     }
-    let jitter = |image: &mut RgbImage, brightness_first: bool| {
-        let (b, c) = (p.brightness, p.contrast);
-        if brightness_first {
-            if let Some(b) = b {
-                img::adjust_brightness(image, b);
-            }
-            if let Some(c) = c {
-                img::adjust_contrast(image, c);
-            }
-        } else {
-            if let Some(c) = c {
-                img::adjust_contrast(image, c);
-            }
-            if let Some(b) = b {
-                img::adjust_brightness(image, b);
-            }
-        }
-    };
-    jitter(
-        &mut image,
-        p.jitter_order != Some(JitterOrder::ContrastBrightness),
-    );
+    let brightness = |image: &mut RgbImage| p.brightness.map(|f| img::adjust_brightness(image, f));
+    let contrast = |image: &mut RgbImage| p.contrast.map(|f| img::adjust_contrast(image, f));
+    if p.jitter_order == Some(JitterOrder::ContrastBrightness) {
+        contrast(&mut image);
+        brightness(&mut image);
+    } else {
+        brightness(&mut image);
+        contrast(&mut image);
+    }
     if let Some(angle) = p.rotate_deg {
         if angle != 0.0 {
             image = img::rotate_nearest(&image, angle);

@@ -46,11 +46,19 @@ fn write_parquet(path: &Path, batch: &RecordBatch) {
     w.close().expect("close");
 }
 
+/// A `List<Int32>` with non-null items, as lakeaug writes token and word-index lists.
 fn list_i32(values: Vec<Option<Vec<i32>>>) -> ListArray {
-    ListArray::from_iter_primitive::<Int32Type, _, _>(
+    let list = ListArray::from_iter_primitive::<Int32Type, _, _>(
         values
             .into_iter()
             .map(|v| v.map(|v| v.into_iter().map(Some).collect::<Vec<_>>())),
+    );
+    let (_, offsets, values, nulls) = list.into_parts();
+    ListArray::new(
+        Arc::new(Field::new_list_field(DataType::Int32, false)),
+        offsets,
+        values,
+        nulls,
     )
 }
 
@@ -308,45 +316,16 @@ pub fn write_fixture(root: &Path) -> (PathBuf, String) {
 
 fn output_batch(rows: &[Gen], source_file: &str, run_id: &str) -> RecordBatch {
     let n = rows.len();
-    let list_field = |name: &str| {
-        Field::new(
-            name,
-            DataType::List(Arc::new(Field::new("item", DataType::Int32, true))),
-            true,
-        )
-    };
-    let schema = Arc::new(Schema::new(vec![
+    // The writer's own token and lineage fields, after the input columns.
+    let mut fields = vec![
         Field::new("id", DataType::Int64, true),
         Field::new("image", DataType::Binary, true),
         Field::new("caption", DataType::Utf8, true),
         Field::new("license", DataType::Utf8, true),
-        list_field("input_ids"),
-        list_field("mlm_input_ids"),
-        list_field("mlm_labels"),
-        Field::new("input_ids_truncated", DataType::Boolean, true),
-        Field::new("source_file", DataType::Utf8, false),
-        Field::new("source_row", DataType::Int64, false),
-        Field::new("source_digest", DataType::Utf8, false),
-        Field::new("aug_copy", DataType::Int32, false),
-        Field::new("aug_seed", DataType::UInt64, false),
-        Field::new("aug_hflip", DataType::Boolean, true),
-        Field::new("aug_brightness", DataType::Float32, true),
-        Field::new("aug_contrast", DataType::Float32, true),
-        Field::new("aug_jitter_order", DataType::Utf8, true),
-        Field::new("aug_rotate_deg", DataType::Float32, true),
-        Field::new("aug_erase_x", DataType::Int32, true),
-        Field::new("aug_erase_y", DataType::Int32, true),
-        Field::new("aug_erase_size", DataType::Int32, true),
-        list_field("aug_words_replaced"),
-        list_field("aug_words_deleted"),
-        Field::new("run_id", DataType::Utf8, false),
-        Field::new("lakeaug_version", DataType::Utf8, false),
-        Field::new(
-            "created_at",
-            DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
-    ]));
+    ];
+    fields.extend(lakeaug::pipeline::token_fields());
+    fields.extend(lakeaug::lineage::lineage_fields());
+    let schema = Arc::new(Schema::new(fields));
     let cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.id))),
         Arc::new(BinaryArray::from_iter_values(
@@ -361,6 +340,9 @@ fn output_batch(rows: &[Gen], source_file: &str, run_id: &str) -> RecordBatch {
         Arc::new(list_i32(
             rows.iter().map(|r| Some(r.input_ids.clone())).collect(),
         )),
+        Arc::new(BooleanArray::from_iter(
+            rows.iter().map(|r| Some(r.truncated)),
+        )),
         Arc::new(list_i32(
             rows.iter()
                 .map(|r| r.mlm.then(|| r.input_ids.clone()))
@@ -370,9 +352,6 @@ fn output_batch(rows: &[Gen], source_file: &str, run_id: &str) -> RecordBatch {
             rows.iter()
                 .map(|r| r.mlm.then(|| vec![-100; r.input_ids.len()]))
                 .collect(),
-        )),
-        Arc::new(BooleanArray::from_iter(
-            rows.iter().map(|r| Some(r.truncated)),
         )),
         Arc::new(StringArray::from(vec![source_file; n])),
         Arc::new(Int64Array::from_iter_values(
