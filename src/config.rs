@@ -3,11 +3,13 @@
 //! Everything that changes output values lives in [`Config`] and goes into the config hash
 //! recorded in the manifest; knobs that only change speed (threads, batch size) do not.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::kernels::image::{OutputFormat, ResizeMode};
+use crate::schemes::{builtin_specs, OpLocation, SchemeSpec, BUILTIN_SCHEMES};
 
 /// The resolved configuration of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +33,11 @@ pub struct Config {
     pub cross_modal: CrossModalConfig,
     /// Parameters of the `pseudo_label` scheme.
     pub pseudo_label: PseudoLabelConfig,
+    /// Caption handling shared by the caption ops: word segmentation and dictionaries.
+    pub text: TextConfig,
+    /// Schemes declared as op lists (`[scheme.NAME]`); the built-in `consistent`, `light`,
+    /// `sync` and `mixgen` are declared here too and can be redeclared.
+    pub scheme: BTreeMap<String, SchemeSpec>,
 }
 
 impl Default for Config {
@@ -49,8 +56,32 @@ impl Default for Config {
             aligned: AlignedConfig::default(),
             cross_modal: CrossModalConfig::default(),
             pseudo_label: PseudoLabelConfig::default(),
+            text: TextConfig::default(),
+            scheme: builtin_specs(),
         }
     }
+}
+
+/// How captions are split into words for the caption ops other than the original two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    /// Chinese (and other Han-script) captions are segmented with jieba, others on spaces.
+    #[default]
+    Auto,
+    /// Words are Python `str.split()` words.
+    Whitespace,
+    /// Every caption is segmented with jieba and re-joined without spaces.
+    Chinese,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TextConfig {
+    pub language: Language,
+    /// A synonym dictionary (TSV: `word<TAB>synonym|synonym...`) used instead of the
+    /// bundled English one (derived from WordNet 3.0); any language.
+    pub synonyms: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -153,6 +184,50 @@ impl Default for TokenConfig {
     }
 }
 
+impl PseudoLabelConfig {
+    /// Check the probabilities (errors name the field).
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, p) in [
+            ("select_prob", self.select_prob),
+            ("mask_prob", self.mask_prob),
+            ("random_prob", self.random_prob),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("{name} = {p} must be between 0 and 1"));
+            }
+        }
+        if self.mask_prob + self.random_prob > 1.0 {
+            return Err("mask_prob + random_prob must not exceed 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// The line of `text` where op `at` of `[scheme.NAME]` is declared, found by parsing the
+/// file again with spans (the config itself is span-free, so it also reads from JSON).
+fn op_line(text: &str, scheme: &str, at: OpLocation) -> Option<usize> {
+    #[derive(Deserialize)]
+    struct Doc {
+        #[serde(default)]
+        scheme: BTreeMap<String, toml::Spanned<Spec>>,
+    }
+    #[derive(Deserialize)]
+    struct Spec {
+        #[serde(default)]
+        image: Vec<toml::Spanned<toml::Value>>,
+        #[serde(default)]
+        text: Vec<toml::Spanned<toml::Value>>,
+    }
+    let doc: Doc = toml::from_str(text).ok()?;
+    let spec = doc.scheme.get(scheme)?;
+    let span = match at {
+        Some(("image", i)) => spec.get_ref().image.get(i)?.span(),
+        Some((_, i)) => spec.get_ref().text.get(i)?.span(),
+        None => spec.span(),
+    };
+    Some(text[..span.start.min(text.len())].matches('\n').count() + 1)
+}
+
 /// Scheme 1 of the original comparison.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -223,14 +298,21 @@ impl Default for PseudoLabelConfig {
     }
 }
 
-/// The schemes lakeaug knows.
-pub const KNOWN_SCHEMES: &[&str] = &["aligned", "cross_modal", "pseudo_label"];
-
 impl Config {
     /// Parse a TOML config; errors point at the offending line.
     pub fn from_toml(text: &str, origin: &Path) -> anyhow::Result<Config> {
-        let config: Config = toml::from_str(text)
+        let mut config: Config = toml::from_str(text)
             .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", origin.display()))?;
+        // Built-in declared schemes the file does not redeclare keep their defaults.
+        for (name, spec) in builtin_specs() {
+            config.scheme.entry(name).or_insert(spec);
+        }
+        if let Err((name, msg, at)) = config.validate_schemes() {
+            let line = op_line(text, &name, at)
+                .map(|l| format!(", line {l}"))
+                .unwrap_or_default();
+            anyhow::bail!("invalid config {}{line}: {msg}", origin.display());
+        }
         config
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", origin.display()))?;
@@ -246,19 +328,21 @@ impl Config {
     /// Check value ranges that serde cannot express.
     pub fn validate(&self) -> Result<(), String> {
         if self.schemes.is_empty() {
-            return Err(
-                "`schemes` is empty: name at least one of aligned, cross_modal, pseudo_label"
-                    .into(),
-            );
+            return Err(format!(
+                "`schemes` is empty: name at least one of {}",
+                self.known_schemes().join(", ")
+            ));
         }
+        let known = self.known_schemes();
         for s in &self.schemes {
-            if !KNOWN_SCHEMES.contains(&s.as_str()) {
+            if !known.contains(s) {
                 return Err(format!(
-                    "unknown scheme `{s}` (known: {})",
-                    KNOWN_SCHEMES.join(", ")
+                    "unknown scheme `{s}` (known: {}; declare new ones as [scheme.NAME])",
+                    known.join(", ")
                 ));
             }
         }
+        self.validate_schemes().map_err(|(_, msg, _)| msg)?;
         let mut seen = std::collections::HashSet::new();
         for s in &self.schemes {
             if !seen.insert(s) {
@@ -290,20 +374,15 @@ impl Config {
                 "cross_modal.patch_fraction",
                 self.cross_modal.patch_fraction,
             ),
-            ("pseudo_label.select_prob", self.pseudo_label.select_prob),
-            ("pseudo_label.mask_prob", self.pseudo_label.mask_prob),
-            ("pseudo_label.random_prob", self.pseudo_label.random_prob),
         ];
         for (name, p) in probs {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!("{name} = {p} must be between 0 and 1"));
             }
         }
-        if self.pseudo_label.mask_prob + self.pseudo_label.random_prob > 1.0 {
-            return Err(
-                "pseudo_label.mask_prob + pseudo_label.random_prob must not exceed 1".into(),
-            );
-        }
+        self.pseudo_label
+            .validate()
+            .map_err(|e| format!("pseudo_label.{e}"))?;
         let ranges = [
             ("aligned.brightness", self.aligned.brightness),
             ("aligned.contrast", self.aligned.contrast),
@@ -316,6 +395,34 @@ impl Config {
         }
         if self.cross_modal.delete_divisor == 0 {
             return Err("cross_modal.delete_divisor must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Every scheme this config can run: the built-in ones and those it declares.
+    pub fn known_schemes(&self) -> Vec<String> {
+        let mut names: Vec<String> = BUILTIN_SCHEMES.iter().map(|s| s.to_string()).collect();
+        names.extend(
+            self.scheme
+                .keys()
+                .filter(|k| !BUILTIN_SCHEMES.contains(&k.as_str()))
+                .cloned(),
+        );
+        names
+    }
+
+    /// Check the declared schemes; the error names the scheme and where the bad op is.
+    fn validate_schemes(&self) -> Result<(), (String, String, OpLocation)> {
+        for (name, spec) in &self.scheme {
+            if ["aligned", "cross_modal", "pseudo_label"].contains(&name.as_str()) {
+                return Err((
+                    name.clone(),
+                    format!("[scheme.{name}]: `{name}` is configured in its own [{name}] section"),
+                    None,
+                ));
+            }
+            spec.validate()
+                .map_err(|(msg, at)| (name.clone(), format!("[scheme.{name}] {msg}"), at))?;
         }
         Ok(())
     }

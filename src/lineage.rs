@@ -2,18 +2,20 @@
 //!
 //! Layout (after the input's own columns and the token columns):
 //! `source_file, source_row, source_digest, aug_copy, aug_seed`, one nullable column per
-//! sampled parameter (`aug_<op>_<param>`, null where the scheme did not sample it), and
-//! `run_id, lakeaug_version, created_at`.
+//! sampled parameter (`aug_<param>`, see [`PARAM_COLUMNS`]; null where the scheme did not
+//! sample it), and `run_id, lakeaug_version, created_at`. Every run writes every
+//! parameter column, whatever its schemes, so all outputs of lakeaug share one schema.
 
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Float32Array, Int32Array, Int32Builder, Int64Array, ListBuilder,
-    StringArray, TimestampMicrosecondArray, UInt64Array,
+    Array, ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    UInt64Array,
 };
-use arrow::datatypes::{DataType, Field, TimeUnit};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::error::ArrowError;
 
-use crate::schemes::{AugParams, Erase, JitterOrder};
+use crate::schemes::{AugParams, ParamKind, PARAM_COLUMNS};
 
 /// The lineage of one output row.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,28 +35,42 @@ pub struct RunStamp {
     pub created_at_us: i64,
 }
 
-fn list_i32() -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(DataType::Int32, false)))
+fn param_type(kind: ParamKind) -> DataType {
+    let list = |t| DataType::List(Arc::new(Field::new_list_field(t, false)));
+    match kind {
+        ParamKind::Bool => DataType::Boolean,
+        ParamKind::Int32 => DataType::Int32,
+        ParamKind::Int64 => DataType::Int64,
+        ParamKind::Float32 => DataType::Float32,
+        ParamKind::Utf8 => DataType::Utf8,
+        ParamKind::ListInt32 => list(DataType::Int32),
+        ParamKind::ListUtf8 => list(DataType::Utf8),
+    }
+}
+
+/// The parameter fields without their `aug_` prefix: the serde names of [`AugParams`].
+fn param_fields_unprefixed() -> Vec<Field> {
+    PARAM_COLUMNS
+        .iter()
+        .map(|(name, kind, _)| Field::new(*name, param_type(*kind), true))
+        .collect()
 }
 
 /// The lineage fields, in output order.
 pub fn lineage_fields() -> Vec<Field> {
-    vec![
+    let mut fields = vec![
         Field::new("source_file", DataType::Utf8, false),
         Field::new("source_row", DataType::Int64, false),
         Field::new("source_digest", DataType::Utf8, false),
         Field::new("aug_copy", DataType::Int32, false),
         Field::new("aug_seed", DataType::UInt64, false),
-        Field::new("aug_hflip", DataType::Boolean, true),
-        Field::new("aug_brightness", DataType::Float32, true),
-        Field::new("aug_contrast", DataType::Float32, true),
-        Field::new("aug_jitter_order", DataType::Utf8, true),
-        Field::new("aug_rotate_deg", DataType::Float32, true),
-        Field::new("aug_erase_x", DataType::Int32, true),
-        Field::new("aug_erase_y", DataType::Int32, true),
-        Field::new("aug_erase_size", DataType::Int32, true),
-        Field::new("aug_words_replaced", list_i32(), true),
-        Field::new("aug_words_deleted", list_i32(), true),
+    ];
+    fields.extend(
+        param_fields_unprefixed()
+            .into_iter()
+            .map(|f| f.clone().with_name(format!("aug_{}", f.name()))),
+    );
+    fields.extend([
         Field::new("run_id", DataType::Utf8, false),
         Field::new("lakeaug_version", DataType::Utf8, false),
         Field::new(
@@ -62,29 +78,33 @@ pub fn lineage_fields() -> Vec<Field> {
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             false,
         ),
-    ]
+    ]);
+    fields
 }
 
-fn list_column(values: impl Iterator<Item = Option<Vec<i32>>>) -> ArrayRef {
-    let mut b = ListBuilder::new(Int32Builder::new())
-        .with_field(Field::new_list_field(DataType::Int32, false));
-    for v in values {
-        match v {
-            Some(v) => {
-                b.values().append_slice(&v);
-                b.append(true);
-            }
-            None => b.append(false),
-        }
-    }
-    Arc::new(b.finish())
+/// The `aug_*` parameter columns of `rows`, in [`PARAM_COLUMNS`] order. Built through
+/// arrow-json's serde support, so the columns follow the struct without per-field code.
+fn param_columns(rows: &[RowLineage]) -> Result<Vec<ArrayRef>, ArrowError> {
+    let schema = Arc::new(Schema::new(param_fields_unprefixed()));
+    let params: Vec<&AugParams> = rows.iter().map(|r| &r.params).collect();
+    let mut decoder = arrow::json::ReaderBuilder::new(schema.clone())
+        .with_batch_size(rows.len().max(1))
+        .build_decoder()?;
+    decoder.serialize(&params)?;
+    let batch = decoder
+        .flush()?
+        .unwrap_or_else(|| RecordBatch::new_empty(schema));
+    Ok(batch.columns().to_vec())
 }
 
 /// Build the lineage columns (matching [`lineage_fields`]) for rows of one source file.
-pub fn lineage_columns(source_file: &str, rows: &[RowLineage], stamp: &RunStamp) -> Vec<ArrayRef> {
+pub fn lineage_columns(
+    source_file: &str,
+    rows: &[RowLineage],
+    stamp: &RunStamp,
+) -> Result<Vec<ArrayRef>, ArrowError> {
     let n = rows.len();
-    let p = |f: fn(&AugParams) -> Option<Erase>| rows.iter().map(move |r| f(&r.params));
-    vec![
+    let mut columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(vec![source_file; n])),
         Arc::new(Int64Array::from_iter_values(
             rows.iter().map(|r| r.source_row),
@@ -94,110 +114,118 @@ pub fn lineage_columns(source_file: &str, rows: &[RowLineage], stamp: &RunStamp)
         )),
         Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.copy))),
         Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.seed))),
-        Arc::new(
-            rows.iter()
-                .map(|r| r.params.hflip)
-                .collect::<BooleanArray>(),
-        ),
-        Arc::new(
-            rows.iter()
-                .map(|r| r.params.brightness)
-                .collect::<Float32Array>(),
-        ),
-        Arc::new(
-            rows.iter()
-                .map(|r| r.params.contrast)
-                .collect::<Float32Array>(),
-        ),
-        Arc::new(
-            rows.iter()
-                .map(|r| r.params.jitter_order.map(JitterOrder::as_str))
-                .collect::<StringArray>(),
-        ),
-        Arc::new(
-            rows.iter()
-                .map(|r| r.params.rotate_deg)
-                .collect::<Float32Array>(),
-        ),
-        Arc::new(
-            p(|a| a.erase)
-                .map(|e| e.map(|e| e.x))
-                .collect::<Int32Array>(),
-        ),
-        Arc::new(
-            p(|a| a.erase)
-                .map(|e| e.map(|e| e.y))
-                .collect::<Int32Array>(),
-        ),
-        Arc::new(
-            p(|a| a.erase)
-                .map(|e| e.map(|e| e.size))
-                .collect::<Int32Array>(),
-        ),
-        list_column(rows.iter().map(|r| r.params.words_replaced.clone())),
-        list_column(rows.iter().map(|r| r.params.words_deleted.clone())),
-        Arc::new(StringArray::from(vec![stamp.run_id.as_str(); n])),
+    ];
+    columns.extend(param_columns(rows)?);
+    columns.extend([
+        Arc::new(StringArray::from(vec![stamp.run_id.as_str(); n])) as ArrayRef,
         Arc::new(StringArray::from(vec![crate::VERSION; n])),
         Arc::new(
             TimestampMicrosecondArray::from(vec![stamp.created_at_us; n]).with_timezone("UTC"),
         ),
-    ]
+    ]);
+    Ok(columns)
 }
 
-/// Read the parameters of output row `i` back from a batch's lineage columns: the inverse
+/// Read the parameters of output row `i` back from a batch's `aug_*` columns: the inverse
 /// of [`lineage_columns`], used to replay an augmentation.
-pub fn params_from_batch(batch: &arrow::array::RecordBatch, i: usize) -> Result<AugParams, String> {
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::{Float32Type, Int32Type};
-    let col = |name: &str| {
-        batch
-            .column_by_name(name)
-            .ok_or_else(|| format!("missing column {name}"))
-    };
-    let f32_at = |name: &str| -> Result<Option<f32>, String> {
-        let a = col(name)?.as_primitive::<Float32Type>();
-        Ok(a.is_valid(i).then(|| a.value(i)))
-    };
-    let i32_at = |name: &str| -> Result<Option<i32>, String> {
-        let a = col(name)?.as_primitive::<Int32Type>();
-        Ok(a.is_valid(i).then(|| a.value(i)))
-    };
-    let list_at = |name: &str| -> Result<Option<Vec<i32>>, String> {
-        let a = col(name)?.as_list::<i32>();
-        Ok(a.is_valid(i)
-            .then(|| a.value(i).as_primitive::<Int32Type>().values().to_vec()))
-    };
-    let hflip = col("aug_hflip")?.as_boolean();
-    let order = col("aug_jitter_order")?.as_string::<i32>();
-    let erase = match (
-        i32_at("aug_erase_x")?,
-        i32_at("aug_erase_y")?,
-        i32_at("aug_erase_size")?,
-    ) {
-        (Some(x), Some(y), Some(size)) => Some(Erase { x, y, size }),
-        _ => None,
-    };
-    Ok(AugParams {
-        hflip: hflip.is_valid(i).then(|| hflip.value(i)),
-        brightness: f32_at("aug_brightness")?,
-        contrast: f32_at("aug_contrast")?,
-        jitter_order: if order.is_valid(i) {
-            JitterOrder::parse(order.value(i))
-        } else {
-            None
-        },
-        rotate_deg: f32_at("aug_rotate_deg")?,
-        erase,
-        words_replaced: list_at("aug_words_replaced")?,
-        words_deleted: list_at("aug_words_deleted")?,
-    })
+pub fn params_from_batch(batch: &RecordBatch, i: usize) -> Result<AugParams, String> {
+    if i >= batch.num_rows() {
+        return Err(format!(
+            "row {i} is past the batch's {} rows",
+            batch.num_rows()
+        ));
+    }
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for f in param_fields_unprefixed() {
+        let name = format!("aug_{}", f.name());
+        let column = batch
+            .column_by_name(&name)
+            .ok_or_else(|| format!("missing column {name}"))?;
+        fields.push(f);
+        columns.push(column.slice(i, 1));
+    }
+    let row =
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())?;
+    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+    writer.write(&row).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    let mut rows: Vec<AugParams> =
+        serde_json::from_slice(&writer.into_inner()).map_err(|e| e.to_string())?;
+    rows.pop().ok_or_else(|| "no row".to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::RecordBatch;
-    use arrow::datatypes::Schema;
+    use crate::schemes::{ColorComponent, Erase, JitterOrder};
+
+    #[test]
+    fn param_table_matches_the_struct() {
+        // A fully populated AugParams must serialize to exactly the table's names.
+        let full = AugParams {
+            hflip: Some(true),
+            hflip_skipped: Some(false),
+            hflip_caption_swaps: Some(vec![1]),
+            crop_x: Some(1),
+            crop_y: Some(2),
+            crop_width: Some(3),
+            crop_height: Some(4),
+            brightness: Some(1.0),
+            contrast: Some(1.0),
+            saturation: Some(1.0),
+            hue: Some(0.0),
+            hue_skipped: Some(false),
+            jitter_order: Some(JitterOrder(vec![ColorComponent::Hue])),
+            rotate_deg: Some(0.0),
+            blur_sigma: Some(1.0),
+            blur_kernel: Some(3),
+            erase_x: Some(0),
+            erase_y: Some(0),
+            erase_size: Some(0),
+            mix_partner_row: Some(1),
+            mix_lambda: Some(0.5),
+            segmentation: Some("whitespace".into()),
+            words_replaced: Some(vec![]),
+            words_deleted: Some(vec![]),
+            synonym_words: Some(vec![]),
+            synonym_replacements: Some(vec![]),
+            swap_pairs: Some(vec![]),
+            insert_positions: Some(vec![]),
+            insert_words: Some(vec![]),
+            random_deleted: Some(vec![]),
+            reorder_spans: Some(vec![]),
+            hedge: Some("{}".into()),
+        };
+        let json = serde_json::to_value(&full).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        let mut table: Vec<&str> = PARAM_COLUMNS.iter().map(|c| c.0).collect();
+        let mut keys_sorted = keys.clone();
+        keys_sorted.sort_unstable();
+        table.sort_unstable();
+        assert_eq!(keys_sorted, table);
+        assert!(json.as_object().unwrap().values().all(|v| !v.is_null()));
+        let row = RowLineage {
+            source_row: 0,
+            source_digest: "d".into(),
+            copy: 0,
+            seed: 0,
+            params: full.clone(),
+        };
+        let stamp = RunStamp {
+            run_id: "r".into(),
+            created_at_us: 0,
+        };
+        let schema = Arc::new(Schema::new(lineage_fields()));
+        let batch =
+            RecordBatch::try_new(schema, lineage_columns("f", &[row], &stamp).unwrap()).unwrap();
+        assert_eq!(params_from_batch(&batch, 0).unwrap(), full);
+    }
 
     #[test]
     fn lineage_round_trips_through_columns() {
@@ -205,20 +233,25 @@ mod tests {
             hflip: Some(true),
             brightness: Some(0.9),
             contrast: Some(1.1),
-            jitter_order: Some(JitterOrder::ContrastBrightness),
+            jitter_order: Some(JitterOrder(vec![
+                ColorComponent::Contrast,
+                ColorComponent::Brightness,
+            ])),
             rotate_deg: Some(-3.5),
             words_replaced: Some(vec![]),
+            synonym_replacements: Some(vec!["crimson".into(), "红色".into()]),
             ..Default::default()
         };
-        let b = AugParams {
-            erase: Some(Erase {
-                x: 3,
-                y: 4,
-                size: 44,
-            }),
+        let mut b = AugParams {
             words_deleted: Some(vec![0, 5]),
+            mix_partner_row: Some(9),
             ..Default::default()
         };
+        b.set_erase(Erase {
+            x: 3,
+            y: 4,
+            size: 44,
+        });
         let rows = vec![
             RowLineage {
                 source_row: 7,
@@ -241,9 +274,21 @@ mod tests {
         };
         let schema = Arc::new(Schema::new(lineage_fields()));
         let batch =
-            RecordBatch::try_new(schema, lineage_columns("f.parquet", &rows, &stamp)).unwrap();
+            RecordBatch::try_new(schema, lineage_columns("f.parquet", &rows, &stamp).unwrap())
+                .unwrap();
         assert_eq!(params_from_batch(&batch, 0).unwrap(), a);
         assert_eq!(params_from_batch(&batch, 1).unwrap(), b);
         assert_eq!(batch.num_rows(), 2);
+        assert_eq!(
+            batch
+                .column_by_name("aug_jitter_order")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .value(0),
+            "contrast,brightness"
+        );
+        assert!(batch.column_by_name("aug_hue").unwrap().is_null(0));
     }
 }

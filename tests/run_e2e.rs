@@ -76,15 +76,37 @@ fn sample_data_runs_with_documented_schema_and_reconciled_counts() {
         "aug_copy",
         "aug_seed",
         "aug_hflip",
+        "aug_hflip_skipped",
+        "aug_hflip_caption_swaps",
+        "aug_crop_x",
+        "aug_crop_y",
+        "aug_crop_width",
+        "aug_crop_height",
         "aug_brightness",
         "aug_contrast",
+        "aug_saturation",
+        "aug_hue",
+        "aug_hue_skipped",
         "aug_jitter_order",
         "aug_rotate_deg",
+        "aug_blur_sigma",
+        "aug_blur_kernel",
         "aug_erase_x",
         "aug_erase_y",
         "aug_erase_size",
+        "aug_mix_partner_row",
+        "aug_mix_lambda",
+        "aug_segmentation",
         "aug_words_replaced",
         "aug_words_deleted",
+        "aug_synonym_words",
+        "aug_synonym_replacements",
+        "aug_swap_pairs",
+        "aug_insert_positions",
+        "aug_insert_words",
+        "aug_random_deleted",
+        "aug_reorder_spans",
+        "aug_hedge",
         "run_id",
         "lakeaug_version",
         "created_at",
@@ -241,7 +263,10 @@ fn lineage_reproduces_each_image() {
                 224,
                 img::ResizeMode::Stretch,
             );
-            let replayed = lakeaug::schemes::apply_image(resized, &params);
+            let replayed = lakeaug::schemes::Scheme::named(&Default::default(), scheme)
+                .unwrap()
+                .apply_image(resized, &params, None)
+                .unwrap();
             let written = img::decode_rgb8(images.value(i), 64_000_000).unwrap();
             let diff: f64 = replayed
                 .as_raw()
@@ -265,7 +290,10 @@ fn lineage_reproduces_each_image() {
         224,
         img::ResizeMode::Stretch,
     );
-    let replayed = lakeaug::schemes::apply_image(resized, &params);
+    let replayed = lakeaug::schemes::Scheme::named(&Default::default(), "aligned")
+        .unwrap()
+        .apply_image(resized, &params, None)
+        .unwrap();
     let written = img::decode_rgb8(
         b.column_by_name("image")
             .unwrap()

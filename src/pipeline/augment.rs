@@ -12,13 +12,12 @@ use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::kernels::image::{self as img, OutputFormat, ResizeMode};
-use crate::kernels::text::word_count;
 use crate::kernels::tokens::{mlm_pseudo_labels, TextTokenizer};
 use crate::lineage::{lineage_columns, lineage_fields, RowLineage, RunStamp};
 use crate::read::columns::build_image_column;
 use crate::read::{CaptionColumn, ImageColumn, OpenedInput};
 use crate::rng::row_seed;
-use crate::schemes::{apply_image, apply_text, Scheme};
+use crate::schemes::{RowInput, Sampled, Scheme, TextContext};
 
 /// Where in the per-row work a row failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +62,8 @@ pub struct Augmenter {
     pub schemes: Vec<Scheme>,
     pub tokenizer: TextTokenizer,
     pub stamp: RunStamp,
+    /// Segmenter and dictionaries of the caption ops.
+    pub text: TextContext,
     format: OutputFormat,
     resize: ResizeMode,
 }
@@ -108,10 +109,21 @@ pub fn output_schema(input: &OpenedInput) -> SchemaRef {
     ))
 }
 
-/// A source image decoded and resized once, shared by every scheme and copy.
-struct Decoded {
+/// A source row decoded once and sampled for every scheme and copy.
+struct PreparedRow {
+    /// The source image resized to the output size.
     image: RgbImage,
     digest: String,
+    /// One entry per (scheme, copy), scheme-major.
+    variants: Vec<Variant>,
+}
+
+/// One output row before its image is augmented and encoded.
+struct Variant {
+    seed: u64,
+    sampled: Sampled,
+    /// The scheme's random resized crop of the source image, already at the output size.
+    cropped: Option<RgbImage>,
 }
 
 impl Augmenter {
@@ -121,38 +133,76 @@ impl Augmenter {
         stamp: RunStamp,
     ) -> anyhow::Result<Augmenter> {
         let schemes = Scheme::from_config(&config)?;
+        let text = TextContext::from_config(&config.text)?;
         Ok(Augmenter {
             format: config.image.output_format(),
             resize: config.image.resize.into(),
             config,
             schemes,
+            text,
             tokenizer,
             stamp,
         })
     }
 
-    /// Decode and resize one image. A panic inside a decoder (a bug in a codec crate on a
-    /// hostile file) becomes a reject of that row instead of ending the run.
-    fn decode(&self, bytes: Option<&[u8]>) -> Result<Decoded, String> {
+    /// Decode one image and sample every scheme and copy for its row. A panic inside a
+    /// decoder (a bug in a codec crate on a hostile file) becomes a reject of that row
+    /// instead of ending the run.
+    fn prepare(&self, bytes: Option<&[u8]>, row: &RowContext) -> Result<PreparedRow, String> {
         let bytes = bytes.ok_or_else(|| "image is null".to_string())?;
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.decode_bytes(bytes)))
-            .unwrap_or_else(|_| {
-                Err("the image decoder failed on these bytes (internal panic caught)".into())
-            })
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.prepare_bytes(bytes, row)
+        }))
+        .unwrap_or_else(|_| {
+            Err("the image decoder failed on these bytes (internal panic caught)".into())
+        })
     }
 
-    fn decode_bytes(&self, bytes: &[u8]) -> Result<Decoded, String> {
+    fn prepare_bytes(&self, bytes: &[u8], row: &RowContext) -> Result<PreparedRow, String> {
         let digest = blake3::hash(bytes).to_hex()[..32].to_string();
-        let decoded =
+        let source =
             img::decode_rgb8(bytes, self.config.image.max_pixels).map_err(|e| e.to_string())?;
         let size = self.config.image.size;
-        Ok(Decoded {
-            image: img::resize(&decoded, size, size, self.resize),
+        let input = RowInput {
+            source_width: source.width(),
+            source_height: source.height(),
+            width: size,
+            height: size,
+            caption: row.caption,
+            partner: row.partner,
+        };
+        let mut variants = Vec::with_capacity(self.schemes.len() * self.config.copies as usize);
+        for scheme in &self.schemes {
+            for copy in 0..self.config.copies {
+                let seed = row_seed(
+                    self.config.seed,
+                    row.file_key,
+                    row.source_row,
+                    &scheme.name,
+                    copy,
+                );
+                let sampled = scheme.sample(seed, &input, &self.text);
+                // The crop is cut from the source here, so the full-size image never
+                // outlives this row.
+                let cropped = scheme.crop_source(&source, &sampled.params, size, size)?;
+                variants.push(Variant {
+                    seed,
+                    sampled,
+                    cropped,
+                });
+            }
+        }
+        Ok(PreparedRow {
+            image: img::resize(&source, size, size, self.resize),
             digest,
+            variants,
         })
     }
 
     /// Augment one batch of `input` whose first row is row `first_row` of the file.
+    ///
+    /// MixGen pairs rows 2k and 2k+1 of a file, so batches must start at even rows (the
+    /// reader keeps batch sizes even).
     pub fn augment_batch(
         &self,
         input: &OpenedInput,
@@ -177,91 +227,122 @@ impl Augmenter {
             ids.as_ref()
                 .and_then(|a| a.is_valid(row).then(|| a.value(row).to_string()))
         };
+        let caption_of = |row: usize| captions.is_valid(row).then(|| captions.value(row));
+        let mixes = self.schemes.iter().any(Scheme::mixes);
+        // The MixGen partner of each row, as an index into this batch.
+        let partner_of = |row: usize| -> Option<usize> {
+            let source_row = first_row + row as u64;
+            let partner = source_row ^ 1;
+            (mixes && partner < input.num_rows)
+                .then(|| partner.checked_sub(first_row))
+                .flatten()
+                .map(|p| p as usize)
+        };
+        if mixes && first_row % 2 == 1 {
+            anyhow::bail!(
+                "internal error: a batch of {} starts at odd row {first_row}; MixGen needs even batch boundaries",
+                file.display
+            );
+        }
 
-        let decoded: Vec<Result<Decoded, String>> = (0..n)
+        let prepared: Vec<Result<PreparedRow, String>> = (0..n)
             .into_par_iter()
-            .map(|i| self.decode(images.value(i)))
-            .collect();
-        let words: Vec<Option<usize>> = (0..n)
-            .map(|i| captions.is_valid(i).then(|| word_count(captions.value(i))))
+            .map(|row| {
+                let partner = partner_of(row).filter(|&p| p < n);
+                let context = RowContext {
+                    file_key: &file.key,
+                    source_row: first_row + row as u64,
+                    caption: caption_of(row),
+                    partner: partner.map(|p| ((first_row + p as u64) as i64, caption_of(p))),
+                };
+                self.prepare(images.value(row), &context)
+            })
             .collect();
 
-        let copies = self.config.copies;
+        let copies = self.config.copies as usize;
         let mut rejects = Vec::new();
         let mut batches = Vec::with_capacity(self.schemes.len());
-        for scheme in &self.schemes {
+        for (s, scheme) in self.schemes.iter().enumerate() {
+            let reject = |row: usize, copy: usize, stage: Stage, reason: String| Reject {
+                source_file: file.display.clone(),
+                source_row: (first_row + row as u64) as i64,
+                id: id_of(row),
+                scheme: scheme.name.clone(),
+                copy: copy as i32,
+                stage,
+                reason,
+            };
             // Every (row, copy) of this scheme whose image decoded, in output order.
-            let mut tasks: Vec<(usize, RowLineage)> = Vec::with_capacity(n * copies as usize);
-            for (row, d) in decoded.iter().enumerate() {
-                let source_row = first_row + row as u64;
+            let mut tasks: Vec<(usize, usize)> = Vec::with_capacity(n * copies);
+            for (row, prepared) in prepared.iter().enumerate() {
                 for copy in 0..copies {
-                    match d {
-                        Ok(d) => {
-                            let seed = row_seed(
-                                self.config.seed,
-                                &file.key,
-                                source_row,
-                                &scheme.name,
-                                copy,
-                            );
-                            let params =
-                                scheme.sample(seed, d.image.width(), d.image.height(), words[row]);
-                            tasks.push((
-                                row,
-                                RowLineage {
-                                    source_row: source_row as i64,
-                                    source_digest: d.digest.clone(),
-                                    copy: copy as i32,
-                                    seed,
-                                    params,
-                                },
-                            ));
+                    match prepared {
+                        Ok(_) => tasks.push((row, copy)),
+                        Err(reason) => {
+                            rejects.push(reject(row, copy, Stage::Decode, reason.clone()))
                         }
-                        Err(reason) => rejects.push(Reject {
-                            source_file: file.display.clone(),
-                            source_row: source_row as i64,
-                            id: id_of(row),
-                            scheme: scheme.name.clone(),
-                            copy: copy as i32,
-                            stage: Stage::Decode,
-                            reason: reason.clone(),
-                        }),
                     }
                 }
             }
 
-            let encoded: Vec<Result<Vec<u8>, String>> = tasks
+            let encoded: Vec<Result<Vec<u8>, (Stage, String)>> = tasks
                 .par_iter()
-                .map(|(row, lineage)| {
-                    let Ok(d) = &decoded[*row] else {
+                .map(|&(row, copy)| {
+                    let Ok(this) = &prepared[row] else {
                         unreachable!("tasks only hold decoded rows")
                     };
-                    let out = apply_image(d.image.clone(), &lineage.params);
+                    let variant = &this.variants[s * copies + copy];
+                    let partner =
+                        match variant.sampled.params.mix_partner_row {
+                            Some(p) => match prepared_at(&prepared, first_row, p) {
+                                Some(Ok(partner)) => Some(&partner.image),
+                                Some(Err(reason)) => return Err((
+                                    Stage::Augment,
+                                    format!(
+                                        "MixGen partner (source row {p}) was rejected: {reason}"
+                                    ),
+                                )),
+                                None => None,
+                            },
+                            None => None,
+                        };
+                    let image = variant
+                        .cropped
+                        .clone()
+                        .unwrap_or_else(|| this.image.clone());
+                    let out = scheme
+                        .apply_image(image, &variant.sampled.params, partner)
+                        .map_err(|e| (Stage::Augment, e))?;
                     let mut bytes = Vec::with_capacity(32 * 1024);
-                    img::encode(&out, self.format, &mut bytes).map_err(|e| e.to_string())?;
+                    img::encode(&out, self.format, &mut bytes)
+                        .map_err(|e| (Stage::Encode, e.to_string()))?;
                     Ok(bytes)
                 })
                 .collect();
 
             let mut kept_rows = Vec::with_capacity(tasks.len());
             let mut kept_lineage = Vec::with_capacity(tasks.len());
+            let mut kept_captions = Vec::with_capacity(tasks.len());
             let mut kept_images = Vec::with_capacity(tasks.len());
-            for ((row, lineage), result) in tasks.into_iter().zip(encoded) {
+            for ((row, copy), result) in tasks.into_iter().zip(encoded) {
+                let Ok(prepared) = &prepared[row] else {
+                    unreachable!("tasks only hold decoded rows")
+                };
                 match result {
                     Ok(bytes) => {
+                        let variant = &prepared.variants[s * copies + copy];
                         kept_rows.push(row as u32);
-                        kept_lineage.push(lineage);
+                        kept_captions.push(variant.sampled.caption.clone());
+                        kept_lineage.push(RowLineage {
+                            source_row: (first_row + row as u64) as i64,
+                            source_digest: prepared.digest.clone(),
+                            copy: copy as i32,
+                            seed: variant.seed,
+                            params: variant.sampled.params.clone(),
+                        });
                         kept_images.push(Some(bytes));
                     }
-                    Err(reason) => rejects.push(Reject {
-                        source_file: file.display.clone(),
-                        source_row: lineage.source_row,
-                        id: id_of(row),
-                        scheme: scheme.name.clone(),
-                        copy: lineage.copy,
-                        stage: Stage::Encode,
-                        reason,
-                    }),
+                    Err((stage, reason)) => rejects.push(reject(row, copy, stage, reason)),
                 }
             }
             batches.push(self.assemble(
@@ -269,9 +350,9 @@ impl Augmenter {
                 schema,
                 batch,
                 scheme,
-                &captions,
                 kept_rows,
                 kept_lineage,
+                StringArray::from(kept_captions),
                 kept_images,
             )?);
         }
@@ -286,15 +367,12 @@ impl Augmenter {
         schema: &SchemaRef,
         batch: &RecordBatch,
         scheme: &Scheme,
-        captions: &StringArray,
         rows: Vec<u32>,
         lineage: Vec<RowLineage>,
+        new_captions: StringArray,
         images: Vec<Option<Vec<u8>>>,
     ) -> anyhow::Result<RecordBatch> {
         let indices = UInt32Array::from(rows);
-        let source_captions = take(captions, &indices, None)?.as_string::<i32>().clone();
-        let params: Vec<_> = lineage.iter().map(|l| &l.params).collect();
-        let new_captions = apply_text(&source_captions, &params, scheme.replace_token())?;
         let encoded = self.tokenizer.encode_batch(&new_captions)?;
 
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
@@ -313,7 +391,8 @@ impl Augmenter {
                 let seeds = UInt64Array::from_iter_values(lineage.iter().map(|l| l.seed));
                 let mask_id = self.tokenizer.mask_token_id().ok_or_else(|| {
                     anyhow::anyhow!(
-                        "the tokenizer has no [MASK] token, which the pseudo_label scheme needs"
+                        "the tokenizer has no [MASK] token, which scheme `{}` needs for its masked-LM labels",
+                        scheme.name
                     )
                 })?;
                 let (ids, labels) =
@@ -329,7 +408,25 @@ impl Augmenter {
         columns.push(Arc::new(encoded.truncated.clone()));
         columns.push(mlm_ids);
         columns.push(mlm_labels);
-        columns.extend(lineage_columns(&input.file.display, &lineage, &self.stamp));
+        columns.extend(lineage_columns(&input.file.display, &lineage, &self.stamp)?);
         Ok(RecordBatch::try_new(schema.clone(), columns)?)
     }
+}
+
+/// What a row's sampling needs to know besides its image.
+struct RowContext<'a> {
+    file_key: &'a str,
+    source_row: u64,
+    caption: Option<&'a str>,
+    partner: Option<(i64, Option<&'a str>)>,
+}
+
+/// The prepared row of source row `source_row`, if it is in this batch.
+fn prepared_at(
+    prepared: &[Result<PreparedRow, String>],
+    first_row: u64,
+    source_row: i64,
+) -> Option<&Result<PreparedRow, String>> {
+    let i = u64::try_from(source_row).ok()?.checked_sub(first_row)?;
+    prepared.get(usize::try_from(i).ok()?)
 }

@@ -1,51 +1,42 @@
-//! Named augmentation schemes.
+//! Augmentation schemes: named lists of image and caption operations.
 //!
-//! A [`Scheme`] is a list of image operations and text operations. Running a scheme on a
-//! row happens in two steps, which is what makes every output row reproducible:
+//! A [`Scheme`] is a list of [`ImageOp`]s and [`TextOp`]s (and optionally masked-LM
+//! pseudo labels). Running a scheme on a row happens in two steps, which is what makes
+//! every output row reproducible:
 //!
-//! 1. [`Scheme::sample`] draws the row's parameters ([`AugParams`]) from the row's seed;
-//! 2. [`apply_image`] and [`apply_text`] apply recorded parameters with the kernels.
+//! 1. [`Scheme::sample`] draws the row's parameters ([`AugParams`]) from the row's seed
+//!    and computes the new caption (caption ops depend on the words they see, so drawing
+//!    and editing go together);
+//! 2. [`Scheme::apply_image`] applies the recorded image parameters with the kernels.
 //!
-//! Step 2 needs nothing but the parameters, which are written to the `aug_*` lineage
-//! columns; so any output row can be recomputed from its source and its lineage.
+//! [`Scheme::replay_caption`] recomputes a caption from the source caption and the
+//! recorded parameters alone, so any output row can be recomputed from its source and its
+//! `aug_*` lineage columns.
+//!
+//! Built-in schemes: the three of the original comparison (`aligned`, `cross_modal`,
+//! `pseudo_label`, unchanged) and four that keep image and caption consistent
+//! (`consistent`, `light`, `sync`, `mixgen`). Users declare more in the config.
 
+mod builtin;
+mod describe;
+mod ops;
 mod params;
+mod text_ops;
 
-pub use params::{AugParams, Erase, JitterOrder};
+pub use builtin::{builtin_specs, OpLocation, SchemeSpec, BUILTIN_SCHEMES};
+pub use describe::describe;
+pub use ops::{FlipCaptions, ImageOp, OpDoc, TextOp, OP_DOCS};
+pub use params::{AugParams, ColorComponent, Crop, Erase, JitterOrder, ParamKind, PARAM_COLUMNS};
+pub use text_ops::TextContext;
 
-use arrow::array::{Int32Array, Int32Builder, ListBuilder, StringArray};
-use arrow::error::ArrowError;
 use image::RgbImage;
+use rand::seq::SliceRandom;
 use rand::Rng;
 
 use crate::config::Config;
 use crate::kernels::image as img;
-use crate::kernels::text;
 use crate::kernels::tokens::MlmParams;
 use crate::rng::{stream_rng, Stream};
-
-/// One image operation with its sampling distribution.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ImageOp {
-    /// Horizontal flip with probability `prob` (torchvision `RandomHorizontalFlip`).
-    HFlip { prob: f64 },
-    /// Brightness and contrast factors uniform in [max(0, 1-x), 1+x], applied in a random
-    /// order (torchvision `ColorJitter(brightness, contrast)`).
-    ColorJitter { brightness: f32, contrast: f32 },
-    /// Rotation by an angle uniform in [-degrees, degrees] (torchvision `RandomRotation`).
-    Rotate { degrees: f32 },
-    /// A square of side floor(fraction * min(h, w)) set to 0, fully inside the image.
-    ErasePatch { fraction: f64 },
-}
-
-/// One caption operation with its sampling distribution. Words are `str.split()` words.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TextOp {
-    /// With probability `prob`, one uniformly chosen word becomes `token`.
-    ReplaceWord { prob: f64, token: String },
-    /// If the caption has more than `above` words, floor(n / divisor) distinct words are deleted.
-    DeleteWords { above: usize, divisor: usize },
-}
 
 /// A named scheme: what it does to images and captions, and whether it adds MLM labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,222 +48,307 @@ pub struct Scheme {
     pub mlm: Option<MlmParams>,
 }
 
+/// What [`Scheme::sample`] needs to know about a row.
+#[derive(Debug, Clone, Copy)]
+pub struct RowInput<'a> {
+    /// Size of the decoded source image (crops are drawn in its pixels).
+    pub source_width: u32,
+    pub source_height: u32,
+    /// Size of the output image.
+    pub width: u32,
+    pub height: u32,
+    /// The source caption; `None` for a null caption.
+    pub caption: Option<&'a str>,
+    /// MixGen partner: its source row and source caption, if this row has one.
+    pub partner: Option<(i64, Option<&'a str>)>,
+}
+
+/// One sampled output row: its parameters and its caption.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sampled {
+    pub params: AugParams,
+    /// The output caption; `None` for a null source caption.
+    pub caption: Option<String>,
+}
+
 impl Scheme {
-    /// Scheme 1 of the original comparison.
-    pub fn aligned(c: &crate::config::AlignedConfig) -> Scheme {
-        Scheme {
-            name: "aligned".into(),
-            image_ops: vec![
-                ImageOp::HFlip { prob: c.hflip_prob },
-                ImageOp::ColorJitter {
-                    brightness: c.brightness,
-                    contrast: c.contrast,
-                },
-                ImageOp::Rotate {
-                    degrees: c.rotate_degrees,
-                },
-            ],
-            text_ops: vec![TextOp::ReplaceWord {
-                prob: c.replace_prob,
-                token: c.replace_token.clone(),
-            }],
-            mlm: None,
-        }
-    }
-
-    /// Scheme 2 of the original comparison.
-    pub fn cross_modal(c: &crate::config::CrossModalConfig) -> Scheme {
-        Scheme {
-            name: "cross_modal".into(),
-            image_ops: vec![ImageOp::ErasePatch {
-                fraction: c.patch_fraction,
-            }],
-            text_ops: vec![TextOp::DeleteWords {
-                above: c.delete_above_words,
-                divisor: c.delete_divisor,
-            }],
-            mlm: None,
-        }
-    }
-
-    /// Scheme 3 of the original comparison.
-    pub fn pseudo_label(c: &crate::config::PseudoLabelConfig) -> Scheme {
-        Scheme {
-            name: "pseudo_label".into(),
-            image_ops: vec![],
-            text_ops: vec![],
-            mlm: Some(MlmParams {
-                select_prob: c.select_prob,
-                mask_prob: c.mask_prob,
-                random_prob: c.random_prob,
-            }),
-        }
-    }
-
     /// The schemes a config selects, in its order.
     pub fn from_config(config: &Config) -> anyhow::Result<Vec<Scheme>> {
         config
             .schemes
             .iter()
-            .map(|name| match name.as_str() {
-                "aligned" => Ok(Scheme::aligned(&config.aligned)),
-                "cross_modal" => Ok(Scheme::cross_modal(&config.cross_modal)),
-                "pseudo_label" => Ok(Scheme::pseudo_label(&config.pseudo_label)),
-                other => anyhow::bail!("unknown scheme `{other}`"),
-            })
+            .map(|name| Scheme::named(config, name))
             .collect()
     }
 
-    /// The replacement token of this scheme's `ReplaceWord` op, if any.
-    pub fn replace_token(&self) -> Option<&str> {
-        self.text_ops.iter().find_map(|op| match op {
-            TextOp::ReplaceWord { token, .. } => Some(token.as_str()),
-            _ => None,
+    /// The scheme called `name` in `config`: one of the original three, or a declared or
+    /// built-in `[scheme.NAME]`.
+    pub fn named(config: &Config, name: &str) -> anyhow::Result<Scheme> {
+        let from_spec = |spec: &SchemeSpec| Scheme {
+            name: name.to_string(),
+            image_ops: spec.image.clone(),
+            text_ops: spec.text.clone(),
+            mlm: spec.mlm.as_ref().map(|m| m.params()),
+        };
+        Ok(match name {
+            "aligned" => builtin::aligned(&config.aligned),
+            "cross_modal" => builtin::cross_modal(&config.cross_modal),
+            "pseudo_label" => builtin::pseudo_label(&config.pseudo_label),
+            _ => match config.scheme.get(name) {
+                Some(spec) => from_spec(spec),
+                None => match builtin_specs().get(name) {
+                    Some(spec) => from_spec(spec),
+                    None => anyhow::bail!("unknown scheme `{name}`"),
+                },
+            },
         })
     }
 
-    /// Draw the parameters of one output row.
-    ///
-    /// `width`/`height` are those of the resized image; `words` is the number of words of
-    /// the source caption (`None` for a null caption, whose text ops record nothing).
-    pub fn sample(
-        &self,
-        row_seed: u64,
-        width: u32,
-        height: u32,
-        words: Option<usize>,
-    ) -> AugParams {
+    /// Whether a random resized crop takes this scheme's image from the source image.
+    pub fn crops_source(&self) -> bool {
+        self.image_ops
+            .iter()
+            .any(|op| matches!(op, ImageOp::RandomResizedCrop { .. }))
+    }
+
+    /// Whether this scheme blends paired rows (MixGen).
+    pub fn mixes(&self) -> bool {
+        self.image_ops
+            .iter()
+            .any(|op| matches!(op, ImageOp::Mixgen { .. }))
+    }
+
+    /// Draw the parameters of one output row and compute its caption.
+    pub fn sample(&self, row_seed: u64, row: &RowInput, text: &TextContext) -> Sampled {
         let mut p = AugParams::default();
         let mut rng = stream_rng(row_seed, Stream::Image);
         for op in &self.image_ops {
-            match *op {
-                ImageOp::HFlip { prob } => p.hflip = Some(rng.random_bool(prob)),
-                ImageOp::ColorJitter {
-                    brightness,
-                    contrast,
-                } => {
-                    // ColorJitter draws the order first, then each factor.
-                    p.jitter_order = Some(if rng.random_bool(0.5) {
-                        JitterOrder::BrightnessContrast
-                    } else {
-                        JitterOrder::ContrastBrightness
-                    });
-                    p.brightness = Some(uniform_factor(&mut rng, brightness));
-                    p.contrast = Some(uniform_factor(&mut rng, contrast));
-                }
-                ImageOp::Rotate { degrees } => {
-                    p.rotate_deg = Some(if degrees > 0.0 {
-                        rng.random_range(-degrees..=degrees)
-                    } else {
-                        0.0
-                    })
-                }
-                ImageOp::ErasePatch { fraction } => {
-                    let size = (fraction * f64::from(width.min(height))).floor() as u32;
-                    let size = size.min(width).min(height);
-                    let x = rng.random_range(0..=width - size);
-                    let y = rng.random_range(0..=height - size);
-                    p.erase = Some(Erase {
-                        x: x as i32,
-                        y: y as i32,
-                        size: size as i32,
-                    });
-                }
-            }
+            sample_image_op(op, &mut rng, row, text, &mut p);
         }
         let mut rng = stream_rng(row_seed, Stream::Text);
-        for op in &self.text_ops {
-            match *op {
-                TextOp::ReplaceWord { prob, .. } => {
-                    let hit = rng.random_bool(prob);
-                    p.words_replaced = words.map(|n| {
-                        if hit && n > 0 {
-                            vec![rng.random_range(0..n) as i32]
-                        } else {
-                            vec![]
-                        }
-                    });
+        let caption = row
+            .caption
+            .map(|c| text_ops::run_text(self, c, row.partner, text, &mut rng, &mut p));
+        Sampled { params: p, caption }
+    }
+
+    /// Recompute the caption of a row from its source caption and recorded parameters.
+    pub fn replay_caption(
+        &self,
+        caption: Option<&str>,
+        partner_caption: Option<&str>,
+        p: &AugParams,
+        text: &TextContext,
+    ) -> Result<Option<String>, String> {
+        caption
+            .map(|c| text_ops::replay_text(self, c, partner_caption, p, text))
+            .transpose()
+    }
+
+    /// Apply recorded image parameters to an image of the output size, in the order of the
+    /// scheme's ops (a random resized crop has already happened; MixGen blends with
+    /// `partner`, the paired row's resized source image, last). A pure function of its
+    /// arguments.
+    pub fn apply_image(
+        &self,
+        image: RgbImage,
+        p: &AugParams,
+        partner: Option<&RgbImage>,
+    ) -> Result<RgbImage, String> {
+        let mut image = image;
+        for op in &self.image_ops {
+            match op {
+                ImageOp::Hflip { .. } => {
+                    if p.hflip == Some(true) {
+                        img::hflip(&mut image);
+                    }
                 }
-                TextOp::DeleteWords { above, divisor } => {
-                    p.words_deleted = words.map(|n| {
-                        if n > above {
-                            let mut idx: Vec<i32> =
-                                rand::seq::index::sample(&mut rng, n, n / divisor)
-                                    .into_iter()
-                                    .map(|i| i as i32)
-                                    .collect();
-                            idx.sort_unstable();
-                            idx
-                        } else {
-                            vec![]
-                        }
-                    });
+                ImageOp::ColorJitter { .. } => apply_jitter(&mut image, p),
+                ImageOp::Rotate { .. } => {
+                    if let Some(angle) = p.rotate_deg.filter(|a| *a != 0.0) {
+                        image = img::rotate_nearest(&image, angle);
+                    }
+                }
+                ImageOp::RandomResizedCrop { .. } => {}
+                ImageOp::GaussianBlur { .. } => {
+                    if let (Some(sigma), Some(kernel)) = (p.blur_sigma, p.blur_kernel) {
+                        image = img::gaussian_blur(&image, kernel as u32, sigma)
+                            .map_err(|e| format!("gaussian_blur: {e}"))?;
+                    }
+                }
+                ImageOp::ErasePatch { .. } => {
+                    if let Some(e) = p.erase() {
+                        img::erase(
+                            &mut image,
+                            e.x.max(0) as u32,
+                            e.y.max(0) as u32,
+                            e.size.max(0) as u32,
+                        );
+                    }
+                }
+                ImageOp::Mixgen { .. } => {
+                    if let (Some(lambda), Some(other)) = (p.mix_lambda, partner) {
+                        image = img::mixgen_blend(&image, other, lambda)
+                            .map_err(|e| format!("mixgen: {e}"))?;
+                    }
                 }
             }
         }
-        p
+        Ok(image)
+    }
+
+    /// Cut this row's random resized crop out of the decoded source image and resize it
+    /// to the output size; `None` if the row has no crop.
+    pub fn crop_source(
+        &self,
+        source: &RgbImage,
+        p: &AugParams,
+        width: u32,
+        height: u32,
+    ) -> Result<Option<RgbImage>, String> {
+        let Some(c) = p.crop() else {
+            return Ok(None);
+        };
+        let crop = img::CropBox {
+            x: c.x.max(0) as u32,
+            y: c.y.max(0) as u32,
+            width: c.width.max(0) as u32,
+            height: c.height.max(0) as u32,
+        };
+        img::resized_crop(source, crop, width, height)
+            .map(Some)
+            .map_err(|e| format!("random_resized_crop: {e}"))
     }
 }
 
-/// A human-readable description of every scheme with the parameters `config` gives them
-/// (`lakeaug schemes`).
-pub fn describe(config: &Config) -> String {
-    let a = &config.aligned;
-    let c = &config.cross_modal;
-    let p = &config.pseudo_label;
-    let i = &config.image;
-    format!(
-        "Every scheme first decodes the image (EXIF orientation applied, RGB), refuses images over \
-{max_pixels} pixels, and resizes to {size}x{size} (resize = {resize:?}, bilinear with antialiasing as \
-torchvision Resize); output images are encoded as {format:?} (quality {quality}). Every output caption \
-is tokenized into input_ids (max_tokens = {max_tokens}).
-
-aligned        [aligned] in the config
-  image  hflip           p = hflip_prob = {hflip}                      -> aug_hflip
-         color jitter    brightness = {b}, contrast = {ct}: factors uniform in [max(0,1-x), 1+x],
-                         applied in a random order (torchvision ColorJitter)
-                                                                   -> aug_brightness, aug_contrast, aug_jitter_order
-         rotate          angle uniform in [-{deg}, {deg}] degrees, counter-clockwise, nearest, fill 0
-                         (rotate_degrees)                          -> aug_rotate_deg
-  text   replace word    with p = replace_prob = {rp}, one uniformly chosen word becomes
-                         replace_token = {token:?}                  -> aug_words_replaced
-
-cross_modal    [cross_modal]
-  image  erase patch     square of side floor(patch_fraction * min(h, w)), patch_fraction = {pf},
-                         set to 0 at a uniform position inside the image
-                                                                   -> aug_erase_x, aug_erase_y, aug_erase_size
-  text   delete words    if a caption has more than delete_above_words = {above} words,
-                         floor(n / delete_divisor) (= {div}) distinct words are deleted -> aug_words_deleted
-
-pseudo_label   [pseudo_label]
-  image  (resize only)
-  text   (unchanged); BERT masked-LM pseudo labels over the caption's tokens: each non-special
-         position is selected with p = select_prob = {sp}; a selected token becomes [MASK] with
-         p = mask_prob = {mp}, a random token with p = random_prob = {rnd}, else stays
-                                                                   -> mlm_input_ids, mlm_labels (-100 = not selected)
-
-Words are whitespace-separated (Python str.split()); word indices refer to the source caption.
-Print a config with every default: lakeaug schemes --config-template
-",
-        max_pixels = i.max_pixels,
-        size = i.size,
-        resize = i.resize,
-        format = i.format,
-        quality = i.quality,
-        max_tokens = config.tokens.max_tokens,
-        hflip = a.hflip_prob,
-        b = a.brightness,
-        ct = a.contrast,
-        deg = a.rotate_degrees,
-        rp = a.replace_prob,
-        token = a.replace_token,
-        pf = c.patch_fraction,
-        above = c.delete_above_words,
-        div = c.delete_divisor,
-        sp = p.select_prob,
-        mp = p.mask_prob,
-        rnd = p.random_prob,
-    )
+fn sample_image_op(
+    op: &ImageOp,
+    rng: &mut impl Rng,
+    row: &RowInput,
+    text: &TextContext,
+    p: &mut AugParams,
+) {
+    match *op {
+        ImageOp::Hflip { p: prob, captions } => {
+            let flip = rng.random_bool(prob);
+            let skip = flip
+                && captions == FlipCaptions::Skip
+                && row.caption.is_some_and(|c| text.has_spatial_words(c));
+            p.hflip = Some(flip && !skip);
+            if captions == FlipCaptions::Skip {
+                p.hflip_skipped = Some(skip);
+            }
+        }
+        ImageOp::ColorJitter {
+            brightness,
+            contrast,
+            saturation,
+            hue,
+            keep_named_colours,
+        } => {
+            if saturation == 0.0 && hue == 0.0 {
+                // Brightness and contrast only, drawn exactly as the original `aligned`
+                // scheme does: the order first, then each factor.
+                let order = if rng.random_bool(0.5) {
+                    [ColorComponent::Brightness, ColorComponent::Contrast]
+                } else {
+                    [ColorComponent::Contrast, ColorComponent::Brightness]
+                };
+                p.jitter_order = Some(JitterOrder(order.to_vec()));
+                p.brightness = Some(uniform_factor(rng, brightness));
+                p.contrast = Some(uniform_factor(rng, contrast));
+                return;
+            }
+            // torchvision: a permutation of the components in use, then each factor.
+            let spreads = [brightness, contrast, saturation, hue];
+            let mut order: Vec<ColorComponent> = ColorComponent::ALL
+                .into_iter()
+                .zip(spreads)
+                .filter(|(_, s)| *s > 0.0)
+                .map(|(c, _)| c)
+                .collect();
+            order.shuffle(rng);
+            p.jitter_order = Some(JitterOrder(order));
+            if brightness > 0.0 {
+                p.brightness = Some(uniform_factor(rng, brightness));
+            }
+            if contrast > 0.0 {
+                p.contrast = Some(uniform_factor(rng, contrast));
+            }
+            if saturation > 0.0 {
+                p.saturation = Some(uniform_factor(rng, saturation));
+            }
+            if hue > 0.0 {
+                let h = rng.random_range(-hue..=hue);
+                let named =
+                    keep_named_colours && row.caption.is_some_and(|c| text.has_colour_words(c));
+                p.hue = Some(if named { 0.0 } else { h });
+                p.hue_skipped = Some(named);
+            }
+        }
+        ImageOp::Rotate { degrees } => {
+            p.rotate_deg = Some(if degrees > 0.0 {
+                rng.random_range(-degrees..=degrees)
+            } else {
+                0.0
+            })
+        }
+        ImageOp::RandomResizedCrop { scale, ratio } => {
+            let c = img::sample_resized_crop(
+                rng,
+                row.source_width,
+                row.source_height,
+                (scale[0], scale[1]),
+                (ratio[0], ratio[1]),
+            );
+            p.set_crop(Crop {
+                x: c.x as i32,
+                y: c.y as i32,
+                width: c.width as i32,
+                height: c.height as i32,
+            });
+        }
+        ImageOp::GaussianBlur {
+            sigma,
+            kernel_size,
+            p: prob,
+        } => {
+            if prob >= 1.0 || rng.random_bool(prob) {
+                let s = if sigma[1] > sigma[0] {
+                    rng.random_range(sigma[0]..=sigma[1])
+                } else {
+                    sigma[0]
+                };
+                let k = if kernel_size == 0 {
+                    img::gaussian_kernel_size(s)
+                } else {
+                    kernel_size
+                };
+                p.blur_sigma = Some(s);
+                p.blur_kernel = Some(k as i32);
+            }
+        }
+        ImageOp::ErasePatch { fraction, p: prob } => {
+            if prob >= 1.0 || rng.random_bool(prob) {
+                let (width, height) = (row.width, row.height);
+                let size = (fraction * f64::from(width.min(height))).floor() as u32;
+                let size = size.min(width).min(height);
+                let x = rng.random_range(0..=width - size);
+                let y = rng.random_range(0..=height - size);
+                p.set_erase(Erase {
+                    x: x as i32,
+                    y: y as i32,
+                    size: size as i32,
+                });
+            }
+        }
+        ImageOp::Mixgen { lambda } => {
+            if let Some((partner_row, _)) = row.partner {
+                p.mix_partner_row = Some(partner_row);
+                p.mix_lambda = Some(lambda);
+            }
+        }
+    }
 }
 
 fn uniform_factor(rng: &mut impl Rng, spread: f32) -> f32 {
@@ -285,170 +361,36 @@ fn uniform_factor(rng: &mut impl Rng, spread: f32) -> f32 {
     }
 }
 
-/// Apply recorded image parameters to a resized image, in the fixed order flip, colour
-/// jitter (in its recorded order), rotation, erase. A pure function of its arguments.
-pub fn apply_image(image: RgbImage, p: &AugParams) -> RgbImage {
-    let mut image = image;
-    if p.hflip == Some(true) {
-        img::hflip(&mut image);
-    }
-    let brightness = |image: &mut RgbImage| p.brightness.map(|f| img::adjust_brightness(image, f));
-    let contrast = |image: &mut RgbImage| p.contrast.map(|f| img::adjust_contrast(image, f));
-    if p.jitter_order == Some(JitterOrder::ContrastBrightness) {
-        contrast(&mut image);
-        brightness(&mut image);
-    } else {
-        brightness(&mut image);
-        contrast(&mut image);
-    }
-    if let Some(angle) = p.rotate_deg {
-        if angle != 0.0 {
-            image = img::rotate_nearest(&image, angle);
-        }
-    }
-    if let Some(e) = p.erase {
-        img::erase(
-            &mut image,
-            e.x.max(0) as u32,
-            e.y.max(0) as u32,
-            e.size.max(0) as u32,
-        );
-    }
-    image
-}
-
-/// Apply recorded caption parameters to a batch of captions: `params[i]` belongs to
-/// `captions[i]`. Replacements happen before deletions; both index the source caption's words.
-pub fn apply_text(
-    captions: &StringArray,
-    params: &[&AugParams],
-    replace_token: Option<&str>,
-) -> Result<StringArray, ArrowError> {
-    let mut out = captions.clone();
-    if let Some(token) = replace_token {
-        if params
-            .iter()
-            .any(|p| p.words_replaced.as_ref().is_some_and(|w| !w.is_empty()))
-        {
-            let index: Int32Array = params
-                .iter()
-                .map(|p| p.words_replaced.as_ref().and_then(|w| w.first().copied()))
-                .collect();
-            out = text::replace_words(&out, &index, token)?;
-        }
-    }
-    if params
-        .iter()
-        .any(|p| p.words_deleted.as_ref().is_some_and(|w| !w.is_empty()))
-    {
-        let mut builder = ListBuilder::new(Int32Builder::new());
-        for p in params {
-            match &p.words_deleted {
-                Some(w) => {
-                    builder.values().append_slice(w);
-                    builder.append(true);
+/// Colour jitter in its recorded order.
+fn apply_jitter(image: &mut RgbImage, p: &AugParams) {
+    let Some(order) = &p.jitter_order else {
+        return;
+    };
+    for component in &order.0 {
+        match component {
+            ColorComponent::Brightness => {
+                if let Some(f) = p.brightness {
+                    img::adjust_brightness(image, f);
                 }
-                None => builder.append(false),
+            }
+            ColorComponent::Contrast => {
+                if let Some(f) = p.contrast {
+                    img::adjust_contrast(image, f);
+                }
+            }
+            ColorComponent::Saturation => {
+                if let Some(f) = p.saturation {
+                    img::adjust_saturation(image, f);
+                }
+            }
+            ColorComponent::Hue => {
+                if let Some(h) = p.hue.filter(|h| *h != 0.0) {
+                    img::adjust_hue(image, h);
+                }
             }
         }
-        out = text::delete_words(&out, &builder.finish())?;
     }
-    Ok(out)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-
-    fn schemes() -> Vec<Scheme> {
-        Scheme::from_config(&Config::default()).unwrap()
-    }
-
-    #[test]
-    fn aligned_samples_within_ranges_and_at_the_right_rates() {
-        let aligned = &schemes()[0];
-        let n = 4000;
-        let (mut flips, mut replaced, mut bright_first) = (0, 0, 0);
-        for seed in 0..n {
-            let p = aligned.sample(seed, 224, 224, Some(10));
-            flips += p.hflip.unwrap() as u32;
-            let b = p.brightness.unwrap();
-            let c = p.contrast.unwrap();
-            assert!((0.8..=1.2).contains(&b) && (0.8..=1.2).contains(&c));
-            let r = p.rotate_deg.unwrap();
-            assert!((-15.0..=15.0).contains(&r));
-            let w = p.words_replaced.unwrap();
-            assert!(w.len() <= 1 && w.iter().all(|&i| (0..10).contains(&i)));
-            replaced += w.len() as u32;
-            bright_first += (p.jitter_order == Some(JitterOrder::BrightnessContrast)) as u32;
-            assert!(p.erase.is_none() && p.words_deleted.is_none());
-        }
-        // Binomial(4000, p): 5 standard deviations is about 160 (p=.5) and 145 (p=.3).
-        assert!((flips as i64 - 2000).abs() < 160, "flips {flips}");
-        assert!(
-            (bright_first as i64 - 2000).abs() < 160,
-            "order {bright_first}"
-        );
-        assert!((replaced as i64 - 1200).abs() < 145, "replaced {replaced}");
-    }
-
-    #[test]
-    fn cross_modal_patch_fits_and_deletes_a_third() {
-        let cm = &schemes()[1];
-        for seed in 0..500 {
-            let p = cm.sample(seed, 224, 100, Some(11));
-            let e = p.erase.unwrap();
-            assert_eq!(e.size, 20);
-            assert!(e.x >= 0 && e.x + e.size <= 224 && e.y >= 0 && e.y + e.size <= 100);
-            let d = p.words_deleted.unwrap();
-            assert_eq!(d.len(), 3);
-            assert!(d.windows(2).all(|w| w[0] < w[1]) && d.iter().all(|&i| (0..11).contains(&i)));
-        }
-        // Five words or fewer: nothing deleted; null captions record null; tiny images no patch.
-        assert_eq!(cm.sample(1, 224, 224, Some(5)).words_deleted, Some(vec![]));
-        assert_eq!(cm.sample(1, 224, 224, None).words_deleted, None);
-        let tiny = cm.sample(1, 4, 3, Some(0)).erase.unwrap();
-        assert_eq!((tiny.x, tiny.y, tiny.size), (tiny.x, tiny.y, 0));
-    }
-
-    #[test]
-    fn sampling_is_a_function_of_the_seed() {
-        let aligned = &schemes()[0];
-        assert_eq!(
-            aligned.sample(9, 224, 224, Some(4)),
-            aligned.sample(9, 224, 224, Some(4))
-        );
-        assert_ne!(
-            aligned.sample(9, 224, 224, Some(4)),
-            aligned.sample(10, 224, 224, Some(4))
-        );
-    }
-
-    #[test]
-    fn text_params_apply_to_source_word_indices() {
-        let captions = StringArray::from(vec![
-            Some("a  dog on the left"),
-            Some("one two three four five six seven"),
-            None,
-        ]);
-        let p0 = AugParams {
-            words_replaced: Some(vec![1]),
-            ..Default::default()
-        };
-        let p1 = AugParams {
-            words_deleted: Some(vec![0, 6]),
-            ..Default::default()
-        };
-        let p2 = AugParams::default();
-        let out = apply_text(&captions, &[&p0, &p1, &p2], Some("random_word")).unwrap();
-        assert_eq!(
-            out.iter().collect::<Vec<_>>(),
-            vec![
-                Some("a random_word on the left"),
-                Some("two three four five six"),
-                None
-            ]
-        );
-    }
-}
+mod tests;

@@ -1,27 +1,72 @@
-//! The sampled parameters of one output row; each field is one `aug_*` lineage column.
+//! The sampled parameters of one output row; each field is one `aug_<field>` lineage column.
+//!
+//! [`AugParams`] is flat on purpose: it maps one to one onto the lineage columns (see
+//! [`PARAM_COLUMNS`]), through serde, so adding a parameter is adding a field and a row
+//! of that table.
 
-/// Order in which colour jitter applied its factors.
+use serde::{Deserialize, Serialize};
+
+/// One colour adjustment of a colour jitter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JitterOrder {
-    BrightnessContrast,
-    ContrastBrightness,
+pub enum ColorComponent {
+    Brightness,
+    Contrast,
+    Saturation,
+    Hue,
 }
 
-impl JitterOrder {
-    /// As written to `aug_jitter_order`.
+impl ColorComponent {
+    pub const ALL: [ColorComponent; 4] = [
+        ColorComponent::Brightness,
+        ColorComponent::Contrast,
+        ColorComponent::Saturation,
+        ColorComponent::Hue,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            JitterOrder::BrightnessContrast => "brightness,contrast",
-            JitterOrder::ContrastBrightness => "contrast,brightness",
+            ColorComponent::Brightness => "brightness",
+            ColorComponent::Contrast => "contrast",
+            ColorComponent::Saturation => "saturation",
+            ColorComponent::Hue => "hue",
         }
     }
 
+    fn parse(s: &str) -> Option<ColorComponent> {
+        ColorComponent::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// Order in which colour jitter applied its factors, written to `aug_jitter_order` as
+/// e.g. `"contrast,brightness"` (torchvision draws a fresh permutation for every image).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JitterOrder(pub Vec<ColorComponent>);
+
+impl JitterOrder {
+    pub fn as_string(&self) -> String {
+        let names: Vec<&str> = self.0.iter().map(|c| c.as_str()).collect();
+        names.join(",")
+    }
+
     pub fn parse(s: &str) -> Option<JitterOrder> {
-        match s {
-            "brightness,contrast" => Some(JitterOrder::BrightnessContrast),
-            "contrast,brightness" => Some(JitterOrder::ContrastBrightness),
-            _ => None,
-        }
+        s.split(',')
+            .map(ColorComponent::parse)
+            .collect::<Option<Vec<_>>>()
+            .map(JitterOrder)
+    }
+}
+
+impl Serialize for JitterOrder {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.as_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for JitterOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        JitterOrder::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("bad jitter order `{s}`")))
     }
 }
 
@@ -33,17 +78,223 @@ pub struct Erase {
     pub size: i32,
 }
 
+/// The crop of a random resized crop, in pixels of the decoded source image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crop {
+    pub x: i32,
+    pub y: i32,
+    pub width: i32,
+    pub height: i32,
+}
+
 /// Everything a scheme sampled for one row; `None` where the scheme does not sample it.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Word indices refer to the caption's words as the op received them (after the ops
+/// before it), segmented as `aug_segmentation` says.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AugParams {
+    // Geometry and colour.
     pub hflip: Option<bool>,
+    /// The flip was not done because the caption has spatial words (policy `skip`).
+    pub hflip_skipped: Option<bool>,
+    /// Word indices whose spatial meaning was mirrored (left <-> right) by the flip.
+    pub hflip_caption_swaps: Option<Vec<i32>>,
+    pub crop_x: Option<i32>,
+    pub crop_y: Option<i32>,
+    pub crop_width: Option<i32>,
+    pub crop_height: Option<i32>,
     pub brightness: Option<f32>,
     pub contrast: Option<f32>,
+    pub saturation: Option<f32>,
+    pub hue: Option<f32>,
+    /// The hue was left alone because the caption names a colour.
+    pub hue_skipped: Option<bool>,
     pub jitter_order: Option<JitterOrder>,
     pub rotate_deg: Option<f32>,
-    pub erase: Option<Erase>,
-    /// Word indices in the source caption replaced by the replacement token.
+    pub blur_sigma: Option<f32>,
+    pub blur_kernel: Option<i32>,
+    pub erase_x: Option<i32>,
+    pub erase_y: Option<i32>,
+    pub erase_size: Option<i32>,
+    /// MixGen: the source row blended in, and the weight of this row's image.
+    pub mix_partner_row: Option<i64>,
+    pub mix_lambda: Option<f32>,
+    // Caption.
+    /// How captions were split into words: `whitespace` or `jieba`.
+    pub segmentation: Option<String>,
+    /// Word indices replaced by the replacement token (`aligned`).
     pub words_replaced: Option<Vec<i32>>,
-    /// Word indices in the source caption deleted.
+    /// Word indices deleted (`cross_modal`).
     pub words_deleted: Option<Vec<i32>>,
+    pub synonym_words: Option<Vec<i32>>,
+    pub synonym_replacements: Option<Vec<String>>,
+    /// Word indices swapped, as pairs (i0, j0, i1, j1, ...).
+    pub swap_pairs: Option<Vec<i32>>,
+    /// Positions (in the caption after each insertion) and the inserted words.
+    pub insert_positions: Option<Vec<i32>>,
+    pub insert_words: Option<Vec<String>>,
+    /// Word indices removed by EDA random deletion.
+    pub random_deleted: Option<Vec<i32>>,
+    /// Reordering: words start..split and split..end traded places, as [start, split, end]
+    /// (empty when the caption had no safe swap).
+    pub reorder_spans: Option<Vec<i32>>,
+    /// The hedge phrase template inserted (`{}` stands for the caption).
+    pub hedge: Option<String>,
 }
+
+impl AugParams {
+    pub fn erase(&self) -> Option<Erase> {
+        Some(Erase {
+            x: self.erase_x?,
+            y: self.erase_y?,
+            size: self.erase_size?,
+        })
+    }
+
+    pub fn set_erase(&mut self, e: Erase) {
+        self.erase_x = Some(e.x);
+        self.erase_y = Some(e.y);
+        self.erase_size = Some(e.size);
+    }
+
+    pub fn crop(&self) -> Option<Crop> {
+        Some(Crop {
+            x: self.crop_x?,
+            y: self.crop_y?,
+            width: self.crop_width?,
+            height: self.crop_height?,
+        })
+    }
+
+    pub fn set_crop(&mut self, c: Crop) {
+        self.crop_x = Some(c.x);
+        self.crop_y = Some(c.y);
+        self.crop_width = Some(c.width);
+        self.crop_height = Some(c.height);
+    }
+}
+
+/// The Arrow type of a parameter column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    Bool,
+    Int32,
+    Int64,
+    Float32,
+    Utf8,
+    ListInt32,
+    ListUtf8,
+}
+
+/// Every [`AugParams`] field in column order, with its type and meaning. The lineage
+/// column is `aug_<name>`; a unit test checks this table against the struct.
+pub const PARAM_COLUMNS: &[(&str, ParamKind, &str)] = &[
+    ("hflip", ParamKind::Bool, "image flipped horizontally"),
+    (
+        "hflip_skipped",
+        ParamKind::Bool,
+        "flip suppressed: caption has spatial words",
+    ),
+    (
+        "hflip_caption_swaps",
+        ParamKind::ListInt32,
+        "word indices mirrored left<->right",
+    ),
+    ("crop_x", ParamKind::Int32, "crop left edge, source pixels"),
+    ("crop_y", ParamKind::Int32, "crop top edge, source pixels"),
+    ("crop_width", ParamKind::Int32, "crop width, source pixels"),
+    (
+        "crop_height",
+        ParamKind::Int32,
+        "crop height, source pixels",
+    ),
+    ("brightness", ParamKind::Float32, "brightness factor"),
+    ("contrast", ParamKind::Float32, "contrast factor"),
+    ("saturation", ParamKind::Float32, "saturation factor"),
+    ("hue", ParamKind::Float32, "hue shift, fraction of a turn"),
+    (
+        "hue_skipped",
+        ParamKind::Bool,
+        "hue left alone: caption names a colour",
+    ),
+    (
+        "jitter_order",
+        ParamKind::Utf8,
+        "order of the colour adjustments",
+    ),
+    (
+        "rotate_deg",
+        ParamKind::Float32,
+        "rotation, degrees counter-clockwise",
+    ),
+    (
+        "blur_sigma",
+        ParamKind::Float32,
+        "Gaussian blur sigma, pixels",
+    ),
+    (
+        "blur_kernel",
+        ParamKind::Int32,
+        "Gaussian blur kernel size, pixels",
+    ),
+    ("erase_x", ParamKind::Int32, "erased square left edge"),
+    ("erase_y", ParamKind::Int32, "erased square top edge"),
+    ("erase_size", ParamKind::Int32, "erased square side"),
+    (
+        "mix_partner_row",
+        ParamKind::Int64,
+        "MixGen: source row blended in",
+    ),
+    (
+        "mix_lambda",
+        ParamKind::Float32,
+        "MixGen: weight of this row's image",
+    ),
+    (
+        "segmentation",
+        ParamKind::Utf8,
+        "how the caption was split into words",
+    ),
+    (
+        "words_replaced",
+        ParamKind::ListInt32,
+        "word indices replaced by the token",
+    ),
+    (
+        "words_deleted",
+        ParamKind::ListInt32,
+        "word indices deleted",
+    ),
+    (
+        "synonym_words",
+        ParamKind::ListInt32,
+        "word indices replaced by synonyms",
+    ),
+    (
+        "synonym_replacements",
+        ParamKind::ListUtf8,
+        "the synonyms, in the same order",
+    ),
+    (
+        "swap_pairs",
+        ParamKind::ListInt32,
+        "word index pairs swapped",
+    ),
+    (
+        "insert_positions",
+        ParamKind::ListInt32,
+        "positions of inserted words",
+    ),
+    ("insert_words", ParamKind::ListUtf8, "inserted words"),
+    (
+        "random_deleted",
+        ParamKind::ListInt32,
+        "word indices deleted (EDA)",
+    ),
+    (
+        "reorder_spans",
+        ParamKind::ListInt32,
+        "[start, split, end]: words start..split and split..end swapped",
+    ),
+    ("hedge", ParamKind::Utf8, "hedge phrase template inserted"),
+];

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Float32Array, Int32Array, Int64Array,
-    ListArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array,
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Int32Array, Int64Array, ListArray,
+    RecordBatch, StringArray,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Float32Type, Int32Type, Int64Type, Schema, UInt64Type};
@@ -314,8 +314,40 @@ pub fn write_fixture(root: &Path) -> (PathBuf, String) {
     (out, source_arg)
 }
 
+/// The lineage columns of generated rows, through the writer's own column builder.
+fn lineage_of(rows: &[Gen], source_file: &str, run_id: &str) -> Vec<ArrayRef> {
+    use lakeaug::lineage::{lineage_columns, RowLineage, RunStamp};
+    use lakeaug::schemes::{AugParams, JitterOrder};
+    let lineage: Vec<RowLineage> = rows
+        .iter()
+        .map(|r| RowLineage {
+            source_row: r.source_row,
+            source_digest: "00".into(),
+            copy: r.copy,
+            seed: r.seed,
+            params: AugParams {
+                hflip: r.hflip,
+                brightness: r.brightness,
+                contrast: r.contrast,
+                jitter_order: r.order.as_deref().and_then(JitterOrder::parse),
+                rotate_deg: r.rotate,
+                erase_x: r.erase.map(|e| e.0),
+                erase_y: r.erase.map(|e| e.1),
+                erase_size: r.erase.map(|e| e.2),
+                words_replaced: r.replaced.clone(),
+                words_deleted: r.deleted.clone(),
+                ..Default::default()
+            },
+        })
+        .collect();
+    let stamp = RunStamp {
+        run_id: run_id.into(),
+        created_at_us: 1_700_000_000_000_000,
+    };
+    lineage_columns(source_file, &lineage, &stamp).expect("lineage columns")
+}
+
 fn output_batch(rows: &[Gen], source_file: &str, run_id: &str) -> RecordBatch {
-    let n = rows.len();
     // The writer's own token and lineage fields, after the input columns.
     let mut fields = vec![
         Field::new("id", DataType::Int64, true),
@@ -326,7 +358,7 @@ fn output_batch(rows: &[Gen], source_file: &str, run_id: &str) -> RecordBatch {
     fields.extend(lakeaug::pipeline::token_fields());
     fields.extend(lakeaug::lineage::lineage_fields());
     let schema = Arc::new(Schema::new(fields));
-    let cols: Vec<ArrayRef> = vec![
+    let mut cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.id))),
         Arc::new(BinaryArray::from_iter_values(
             rows.iter().map(|r| r.image.as_slice()),
@@ -353,35 +385,8 @@ fn output_batch(rows: &[Gen], source_file: &str, run_id: &str) -> RecordBatch {
                 .map(|r| r.mlm.then(|| vec![-100; r.input_ids.len()]))
                 .collect(),
         )),
-        Arc::new(StringArray::from(vec![source_file; n])),
-        Arc::new(Int64Array::from_iter_values(
-            rows.iter().map(|r| r.source_row),
-        )),
-        Arc::new(StringArray::from(vec!["00"; n])),
-        Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.copy))),
-        Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.seed))),
-        Arc::new(BooleanArray::from_iter(rows.iter().map(|r| r.hflip))),
-        Arc::new(Float32Array::from_iter(rows.iter().map(|r| r.brightness))),
-        Arc::new(Float32Array::from_iter(rows.iter().map(|r| r.contrast))),
-        Arc::new(StringArray::from_iter(rows.iter().map(|r| r.order.clone()))),
-        Arc::new(Float32Array::from_iter(rows.iter().map(|r| r.rotate))),
-        Arc::new(Int32Array::from_iter(
-            rows.iter().map(|r| r.erase.map(|e| e.0)),
-        )),
-        Arc::new(Int32Array::from_iter(
-            rows.iter().map(|r| r.erase.map(|e| e.1)),
-        )),
-        Arc::new(Int32Array::from_iter(
-            rows.iter().map(|r| r.erase.map(|e| e.2)),
-        )),
-        Arc::new(list_i32(rows.iter().map(|r| r.replaced.clone()).collect())),
-        Arc::new(list_i32(rows.iter().map(|r| r.deleted.clone()).collect())),
-        Arc::new(StringArray::from(vec![run_id; n])),
-        Arc::new(StringArray::from(vec!["0.1.0"; n])),
-        Arc::new(
-            TimestampMicrosecondArray::from(vec![1_700_000_000_000_000i64; n]).with_timezone("UTC"),
-        ),
     ];
+    cols.extend(lineage_of(rows, source_file, run_id));
     RecordBatch::try_new(schema, cols).expect("output batch")
 }
 
