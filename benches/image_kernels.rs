@@ -12,9 +12,13 @@ use std::path::PathBuf;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use image::RgbImage;
 use lakeaug::kernels::image::{
-    adjust_brightness, adjust_contrast, decode_rgb8, encode, erase, hflip, resize,
-    resize_pillow_exact, rotate_nearest, OutputFormat, ResizeMode,
+    adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation, apply_color_ops,
+    decode_rgb8, encode, erase, gaussian_blur, grayscale, hflip, mixgen_blend, resize,
+    resize_pillow_exact, resized_crop, resized_crop_pillow_exact, rotate_nearest,
+    sample_resized_crop, ColorOp, CropBox, OutputFormat, ResizeMode,
 };
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 fn photo() -> RgbImage {
     let shared = PathBuf::from("/work/shared/data/photos/coffee.png");
@@ -63,6 +67,47 @@ fn bench_size(c: &mut Criterion, base: &RgbImage, w: u32, h: u32) {
     g.bench_function("rotate_12.5", |b| {
         b.iter(|| rotate_nearest(black_box(&img), 12.5))
     });
+    g.bench_function("saturation", |b| {
+        b.iter_batched_ref(
+            || img.clone(),
+            |im| adjust_saturation(black_box(im), 1.3),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("hue", |b| {
+        b.iter_batched_ref(
+            || img.clone(),
+            |im| adjust_hue(black_box(im), -0.05),
+            BatchSize::SmallInput,
+        )
+    });
+    let jitter4 = [
+        (ColorOp::Saturation, 1.3),
+        (ColorOp::Brightness, 1.1),
+        (ColorOp::Hue, -0.05),
+        (ColorOp::Contrast, 0.9),
+    ];
+    g.bench_function("color_jitter_4", |b| {
+        b.iter_batched_ref(
+            || img.clone(),
+            |im| apply_color_ops(black_box(im), &jitter4),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("grayscale", |b| b.iter(|| grayscale(black_box(&img))));
+    for (k, sigma) in [(7u32, 1.0f32), (13, 2.0)] {
+        g.bench_function(format!("gaussian_blur_k{k}_s{sigma}"), |b| {
+            b.iter(|| gaussian_blur(black_box(&img), k, sigma).expect("blur"))
+        });
+    }
+    let other = {
+        let mut o = img.clone();
+        hflip(&mut o);
+        o
+    };
+    g.bench_function("mixgen_blend_0.5", |b| {
+        b.iter(|| mixgen_blend(black_box(&img), black_box(&other), 0.5).expect("same size"))
+    });
     let side = (w.min(h) as f32 * 0.2) as u32;
     g.bench_function("erase_20pct", |b| {
         b.iter_batched_ref(
@@ -100,6 +145,26 @@ fn kernels(c: &mut Criterion) {
     });
     g.bench_function("stretch_224x224_pillow_exact", |b| {
         b.iter(|| resize_pillow_exact(black_box(&big), 224, 224, ResizeMode::Stretch))
+    });
+    // RandomResizedCrop on the source: sample a box, crop, resize to 224x224.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    g.bench_function("random_resized_crop_224x224", |b| {
+        b.iter(|| {
+            let bx = sample_resized_crop(&mut rng, 640, 480, (0.08, 1.0), (3.0 / 4.0, 4.0 / 3.0));
+            resized_crop(black_box(&big), bx, 224, 224).expect("box fits")
+        })
+    });
+    let half = CropBox {
+        x: 100,
+        y: 60,
+        width: 400,
+        height: 300,
+    };
+    g.bench_function("resized_crop_400x300_to_224x224", |b| {
+        b.iter(|| resized_crop(black_box(&big), half, 224, 224).expect("box fits"))
+    });
+    g.bench_function("resized_crop_400x300_to_224x224_pillow_exact", |b| {
+        b.iter(|| resized_crop_pillow_exact(black_box(&big), half, 224, 224).expect("box fits"))
     });
     g.finish();
 }

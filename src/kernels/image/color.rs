@@ -1,4 +1,5 @@
-//! Brightness and contrast as Pillow's `ImageEnhance` computes them.
+//! Brightness, contrast, saturation and grayscale as Pillow's `ImageEnhance` and
+//! `convert("L")` compute them.
 //!
 //! `ImageEnhance.X(img).enhance(f)` is `Image.blend(degenerate, img, f)`, and
 //! `ImagingBlend` (Pillow `src/libImaging/Blend.c`) computes, per byte and in `float`
@@ -9,9 +10,11 @@
 //! // otherwise the same value, clipped to [0, 255] before the cast
 //! ```
 //!
-//! i.e. truncation toward zero, not rounding. Since every output byte depends only on
-//! the input byte (the degenerate image is a constant), both kernels are a 256-entry
-//! lookup table built with exactly that float32 expression and applied to the raw buffer.
+//! i.e. truncation toward zero, not rounding. For brightness and contrast every output
+//! byte depends only on the input byte (the degenerate image is a constant), so both
+//! kernels are a 256-entry lookup table built with exactly that float32 expression and
+//! applied to the raw buffer. Saturation blends each pixel with its own grey level, so
+//! it evaluates the same expression ([`blend_value`]) per value.
 
 use image::RgbImage;
 
@@ -23,12 +26,55 @@ use image::RgbImage;
 /// (undefined in Pillow).
 pub fn blend_lut(base: u8, alpha: f32) -> [u8; 256] {
     let mut lut = [0u8; 256];
-    let b = base as i32;
     for (v, out) in lut.iter_mut().enumerate() {
-        let diff = (v as i32 - b) as f32;
-        *out = (b as f32 + alpha * diff) as u8;
+        *out = blend_value(base, v as u8, alpha);
     }
     lut
+}
+
+/// One byte of `ImagingBlend(im1, im2, alpha)`: `(u8)(a + alpha * (b - a))` in `f32`
+/// with `a` from `im1` and `b` from `im2`, clipped to `[0, 255]` (see [`blend_lut`]).
+#[inline]
+pub fn blend_value(a: u8, b: u8, alpha: f32) -> u8 {
+    let diff = (b as i32 - a as i32) as f32;
+    (a as f32 + alpha * diff) as u8
+}
+
+/// Pillow's `convert("L")` of one pixel (`Convert.c`, `rgb2l`):
+/// `(R*19595 + G*38470 + B*7471 + 0x8000) >> 16`, i.e. ITU-R BT.601
+/// `0.299 R + 0.587 G + 0.114 B` in 16-bit fixed point, rounded half up. The weights
+/// sum to 65536, so grey pixels keep their value.
+#[inline]
+pub fn luma(r: u8, g: u8, b: u8) -> u8 {
+    ((r as u32 * 19595 + g as u32 * 38470 + b as u32 * 7471 + 0x8000) >> 16) as u8
+}
+
+/// torchvision `Grayscale(num_output_channels=3)` on a PIL image
+/// (`img.convert("L").convert("RGB")`): every pixel becomes `(l, l, l)` with
+/// `l =` [`luma`].
+pub fn grayscale(img: &RgbImage) -> RgbImage {
+    let mut out = img.clone();
+    for px in out.chunks_exact_mut(3) {
+        let l = luma(px[0], px[1], px[2]);
+        px.fill(l);
+    }
+    out
+}
+
+/// Pillow `ImageEnhance.Color(img).enhance(factor)` (torchvision `adjust_saturation` on
+/// PIL images), in place: blend every pixel with its grey level,
+/// `out = (u8)clip(l + factor * (v - l))` in `f32` with `l =` [`luma`] of that pixel.
+/// Factor 1 is the identity, 0 gives [`grayscale`], above 1 saturates (and clips).
+pub fn adjust_saturation(img: &mut RgbImage, factor: f32) {
+    if factor == 1.0 {
+        return; // ImagingBlend's shortcut: a copy of the image
+    }
+    for px in img.chunks_exact_mut(3) {
+        let l = luma(px[0], px[1], px[2]);
+        for v in px.iter_mut() {
+            *v = blend_value(l, *v, factor);
+        }
+    }
 }
 
 /// Applies a per-byte lookup table to every channel of every pixel.
@@ -64,8 +110,7 @@ pub fn grayscale_mean_rounded(img: &RgbImage) -> u8 {
     }
     let mut sum: u64 = 0;
     for px in img.as_raw().chunks_exact(3) {
-        let l = (px[0] as u32 * 19595 + px[1] as u32 * 38470 + px[2] as u32 * 7471 + 0x8000) >> 16;
-        sum += l as u64;
+        sum += luma(px[0], px[1], px[2]) as u64;
     }
     let mean = sum as f64 / count as f64;
     // int() truncates; mean + 0.5 is in [0.5, 255.5], so this is in [0, 255].
@@ -155,6 +200,52 @@ mod tests {
         let mut im = img(2, 1, vec![255, 0, 0, 0, 0, 255]);
         adjust_contrast(&mut im, 0.0);
         assert_eq!(im.as_raw(), &[53; 6]);
+    }
+
+    #[test]
+    fn luma_matches_pillow_fixed_point() {
+        // (255*19595 + 32768) >> 16 = 76; (255*38470 + 32768) >> 16 = 150;
+        // (255*7471 + 32768) >> 16 = 29; grey stays grey.
+        assert_eq!(luma(255, 0, 0), 76);
+        assert_eq!(luma(0, 255, 0), 150);
+        assert_eq!(luma(0, 0, 255), 29);
+        for v in [0u8, 1, 127, 128, 254, 255] {
+            assert_eq!(luma(v, v, v), v);
+        }
+        // (10*19595 + 200*38470 + 30*7471 + 32768) >> 16 = 8146848 >> 16 = 124
+        assert_eq!(luma(10, 200, 30), 124);
+    }
+
+    #[test]
+    fn grayscale_replicates_luma() {
+        let im = img(2, 1, vec![255, 0, 0, 10, 200, 30]);
+        assert_eq!(grayscale(&im).as_raw(), &[76, 76, 76, 124, 124, 124]);
+    }
+
+    #[test]
+    fn saturation_blends_each_pixel_with_its_grey() {
+        // Pixel (255, 0, 0): l = 76. factor 0.5: 76 + 0.5*179 = 165.5 -> 165;
+        // 76 + 0.5*(-76) = 38 -> 38.
+        let mut im = img(2, 1, vec![255, 0, 0, 10, 200, 30]);
+        adjust_saturation(&mut im, 0.5);
+        // Pixel (10, 200, 30): l = 124. 124 - 57 = 67; 124 + 38 = 162; 124 - 47 = 77.
+        assert_eq!(im.as_raw(), &[165, 38, 38, 67, 162, 77]);
+        // factor 2: 76 + 358 -> 255, 76 - 152 -> 0.
+        let mut im = img(1, 1, vec![255, 0, 0]);
+        adjust_saturation(&mut im, 2.0);
+        assert_eq!(im.as_raw(), &[255, 0, 0]);
+    }
+
+    #[test]
+    fn saturation_one_is_identity_and_zero_is_grayscale() {
+        let data: Vec<u8> = (0..60u32).map(|i| (i * 37 % 256) as u8).collect();
+        let orig = img(5, 4, data);
+        let mut im = orig.clone();
+        adjust_saturation(&mut im, 1.0);
+        assert_eq!(im, orig);
+        let mut im = orig.clone();
+        adjust_saturation(&mut im, 0.0);
+        assert_eq!(im, grayscale(&orig));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Image kernels: decode, resize, flip, brightness/contrast, rotate, erase, encode.
+//! Image kernels: decode, resize, flip, colour (brightness, contrast, saturation, hue,
+//! grayscale), rotate, erase, blur, random resized crop, MixGen blend, encode.
 //!
 //! Every kernel is a free function over `image::RgbImage` (8-bit RGB, row-major, no
 //! padding) with no hidden state visible to callers. The colour and geometry kernels
@@ -12,20 +13,41 @@
 //! | [`rotate_nearest`] | `Image.rotate(angle, NEAREST, expand=False, fillcolor=0)` (`Geometry.c`) |
 //! | [`erase`] | `torchvision.transforms.functional.erase(..., v=0)` on a fixed square |
 //! | [`resize`] | `Image.resize((w, h), BILINEAR)`, via `fast_image_resize` (may differ by 1) |
+//! | [`adjust_saturation`] | `ImageEnhance.Color(img).enhance(f)` (blend with `convert("L")`, per pixel) |
+//! | [`adjust_hue`] | torchvision `adjust_hue` on PIL: Pillow's 8-bit HSV, H += `int(f * 255)` wrapping |
+//! | [`grayscale`], [`luma`] | `img.convert("L")` (`Convert.c`, BT.601 in 16-bit fixed point) |
+//! | [`apply_color_ops`] | `ColorJitter` with a given order of the four [`ColorOp`]s |
+//! | [`gaussian_blur`] | `F.gaussian_blur(img, [k, k], [s, s])` (float32 conv; exact but for rare +-1) |
+//! | [`sample_resized_crop`] | `RandomResizedCrop.get_params` (the algorithm, with our generator) |
+//! | [`resized_crop`] | `F.resized_crop(img, ...)` = `img.crop(box).resize(size, BILINEAR)` ([`resized_crop_pillow_exact`]: exact) |
+//! | [`mixgen_blend`] | MixGen `lambda * a + (1 - lambda) * b`, rounded half up (exact; no torchvision op) |
 //!
 //! Decoding ([`decode_rgb8`]) checks the header dimensions against a pixel budget before
 //! any pixel buffer is allocated and applies EXIF orientation.
 
+mod blur;
 mod color;
+mod crop;
 mod decode;
 mod encode;
 mod geometry;
+mod hsv;
+mod jitter;
+mod mix;
 mod resize;
 
-pub use color::{adjust_brightness, adjust_contrast, blend_lut, grayscale_mean_rounded};
+pub use blur::{gaussian_blur, gaussian_kernel1d, gaussian_kernel_size, MAX_KERNEL_SIZE};
+pub use color::{
+    adjust_brightness, adjust_contrast, adjust_saturation, blend_lut, blend_value, grayscale,
+    grayscale_mean_rounded, luma,
+};
+pub use crop::{resized_crop, resized_crop_pillow_exact, sample_resized_crop, CropBox};
 pub use decode::{decode_rgb8, image_format_and_size};
 pub use encode::{encode, OutputFormat};
 pub use geometry::{erase, hflip, rotate_nearest, rotate_nearest_f64};
+pub use hsv::{adjust_hue, hsv_to_rgb, hue_shift_byte, rgb_to_hsv};
+pub use jitter::{apply_color_ops, ColorOp, UnknownColorOp};
+pub use mix::mixgen_blend;
 pub use resize::{resize, resize_pillow_exact, shorter_side_crop_geometry, ResizeMode};
 
 pub use image::RgbImage;
@@ -56,6 +78,18 @@ pub enum ImageOpError {
     /// The encoder failed (e.g. an empty image).
     #[error("image could not be encoded: {0}")]
     Encode(String),
+    /// Two images that must have the same size (e.g. the MixGen pair) do not.
+    #[error("images differ in size: {}x{} and {}x{}", first.0, first.1, second.0, second.1)]
+    SizeMismatch {
+        /// Width and height of the first image.
+        first: (u32, u32),
+        /// Width and height of the second image.
+        second: (u32, u32),
+    },
+    /// A kernel parameter outside its domain (even blur kernel, crop box outside the
+    /// image, MixGen lambda outside [0, 1], ...); the message names it and its value.
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
 }
 
 /// "400 megapixels", "2.5 megapixels", or "1200 pixels" for small counts.
