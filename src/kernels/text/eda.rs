@@ -336,9 +336,12 @@ mod tests {
         // Fewer than two content words: nothing to swap.
         let p = sample_random_swap("the dog is on it", 3, none(), res(), &mut rng);
         assert_eq!(p, SwapParams::default());
-        // Chinese: words are jieba's; 猫 (1) and 沙发 (4), punctuation stays.
+        // Chinese: words are jieba's; 一只 (number), 上 (stop word) and 。 are never
+        // chosen, so the pair is taken from 猫 (1), 坐在 (2), 沙发 (3).
+        let words: Vec<&str> = seg().segment("一只猫坐在沙发上。").words().collect();
+        assert_eq!(words, ["一只", "猫", "坐在", "沙发", "上", "。"]);
         let p = sample_random_swap("一只猫坐在沙发上。", 1, none(), res(), &mut rng);
-        assert_eq!(p.pairs, vec![[1, 4]]);
+        assert_eq!(p.pairs, vec![[1, 3]]);
         assert_eq!(
             apply_random_swap("一只猫坐在沙发上。", &p, seg()).unwrap(),
             "一只沙发坐在猫上。"
@@ -375,13 +378,22 @@ mod tests {
             words: vec!["x y".into()],
         };
         assert!(apply_random_insertion("a b", &bad, seg()).is_err());
-        // A synonym of "car" (the only word with one) goes after the first word.
+        // A synonym of "car" (the only word with one) goes after the first or the last
+        // word (this seed: the last), before the final punctuation.
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let p = sample_random_insertion("the car.", 1, none(), res(), &mut rng);
-        assert_eq!(p.positions, [1]);
+        assert_eq!(p.positions, [2]);
         assert!(["auto", "automobile", "motorcar"].contains(&p.words[0].as_str()));
         let out = apply_random_insertion("the car.", &p, seg()).unwrap();
         assert_eq!(out, format!("the car {}.", p.words[0]));
+        let p = InsertParams {
+            positions: vec![1],
+            words: vec!["auto".into()],
+        };
+        assert_eq!(
+            apply_random_insertion("the car.", &p, seg()).unwrap(),
+            "the auto car."
+        );
         // Chinese dictionary: inserted before the final 。, re-joined without spaces.
         let zh = TextResources {
             synonyms: SynonymDict::from_tsv("汽车\t轿车\n").unwrap(),
