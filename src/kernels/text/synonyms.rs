@@ -75,7 +75,7 @@ impl SynonymDict {
         Ok(SynonymDict { entries })
     }
 
-    /// The default English dictionary (WordNet 3.0, most frequent senses; about 1,700
+    /// The default English dictionary (WordNet 3.0, most frequent senses; about 1,300
     /// headwords).
     pub fn english() -> Self {
         // The embedded file is checked by a test; a failure here is a build defect.

@@ -7,8 +7,12 @@ Input: the WordNet 3.0 database of the Debian package `wordnet-base`
 
 Rules (why: a caption's "car" must become "automobile", never "gondola" or "machine"):
 
-1. Parts of speech: nouns, adjectives and verbs (adverbs are rare in captions and their
-   synonyms seldom fit). Only single lower-case ASCII words of 3+ letters, as headwords
+1. Parts of speech: nouns and adjectives. Verbs are left out: captions mostly hold
+   inflected verbs ("sitting", "parked") that a base-form dictionary does not match,
+   while their base forms mostly appear as nouns ("launch pad" must not become
+   "found pad"); adverbs are rare in captions and their synonyms seldom fit. A word
+   whose most frequent sense is a verb gets no entry at all (rule 5), nor does an
+   adjective ending in "-ing" (a participle in captions: "looking" is not "sounding"). Only single lower-case ASCII words of 3+ letters, as headwords
    and as synonyms (a replacement never changes the number of words).
 2. One sense per word: a word's synonyms come only from its MOST FREQUENT sense, which is
    WordNet's first synset for that word in its index file (WordNet orders senses by their
@@ -24,7 +28,8 @@ Rules (why: a caption's "car" must become "automobile", never "gondola" or "mach
 5. A word's most frequent sense over all its parts of speech is the first sense of the
    part of speech whose first sense has the highest tag count (captions are not
    POS-tagged); ties go noun, adjective, verb. "dog" is a noun, so it gets no verb
-   synonyms ("chase") even though its noun synset has no single-word synonym.
+   synonyms ("chase") even though its noun synset has no single-word synonym; "stay"
+   is a verb, so it gets no entry.
 6. Regular plurals of kept nouns are added ("cars" -> "automobiles|autos|...") when
    WordNet lists no irregular plural and the plural is not itself a headword.
 """
@@ -37,6 +42,8 @@ from collections import defaultdict
 WORDNET = os.environ.get("WORDNET_DIR", "/usr/share/wordnet")
 MIN_TAG_COUNT = 5
 POS = [("noun", "n", ("1",)), ("adj", "a", ("3", "5")), ("verb", "v", ("2",))]
+# Parts of speech that get entries (verbs still decide a word's most frequent sense).
+ENTRY_POS = ("noun", "adj")
 WORD = re.compile(r"^[a-z]{3,}$")
 
 # Common content words of image captions (COCO-style) and every content word of the
@@ -149,6 +156,8 @@ def main():
 
     best = {}  # word -> (synonyms, pos)
     for lemma, ((tag_count, _), pos, offset) in first_sense.items():
+        if pos not in ENTRY_POS or (pos == "adj" and lemma.endswith("ing")):
+            continue
         if tag_count < MIN_TAG_COUNT and lemma not in caption_words:
             continue
         synonyms = [
