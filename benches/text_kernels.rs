@@ -1,5 +1,6 @@
 //! Caption and token kernels on a batch of 256 real captions (the project's photo
-//! captions, repeated).
+//! captions, repeated), and the caption ops (flip, synonyms, hedge, reorder, EDA) on the
+//! same captions and on Chinese ones.
 //!
 //! Run: `cargo bench --bench text_kernels`. Set `TOKENIZERS_PARALLELISM=false` to measure
 //! the tokenizer on one thread.
@@ -9,8 +10,20 @@ use std::path::PathBuf;
 
 use arrow::array::{Int32Array, Int32Builder, ListBuilder, StringArray, UInt64Array};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use lakeaug::kernels::text::{delete_words, replace_words, word_count, word_edit_distance};
+use lakeaug::kernels::text::eda::{
+    sample_random_deletion, sample_random_insertion, sample_random_swap,
+};
+use lakeaug::kernels::text::flip::flip_caption;
+use lakeaug::kernels::text::hedge::{apply_hedge, sample_hedge, BLUR_HEDGES_EN};
+use lakeaug::kernels::text::reorder::sample_reorder;
+use lakeaug::kernels::text::synonyms::{apply_synonyms, sample_synonyms};
+use lakeaug::kernels::text::{
+    delete_words, replace_words, word_count, word_edit_distance, EditableWords, Language,
+    TextResources,
+};
 use lakeaug::kernels::tokens::{mlm_pseudo_labels, MlmParams, TextTokenizer};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 const BATCH: usize = 256;
 
@@ -99,5 +112,81 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Chinese captions (hand-written, as in the unit tests), cycled to 256.
+const ZH_CAPTIONS: &[&str] = &[
+    "一辆红色的汽车停在路边。",
+    "一只猫坐在沙发的左边，右边有一盏灯。",
+    "桌子上有一杯咖啡和一本书。",
+    "一个穿着橙色宇航服的女人站在美国国旗前面。",
+];
+
+/// Each caption op over the batch: sample with a fresh per-row generator (as the
+/// pipeline does), then apply.
+fn bench_caption_ops(c: &mut Criterion) {
+    let caps = captions();
+    let en: Vec<&str> = caps.iter().flatten().collect();
+    let zh: Vec<&str> = ZH_CAPTIONS.iter().copied().cycle().take(BATCH).collect();
+    let res = TextResources::new(Language::Auto);
+    let seg = &res.segmenter;
+    let keep = EditableWords::default();
+    let mut g = c.benchmark_group("caption_ops");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    for (lang, batch) in [("en", &en), ("zh", &zh)] {
+        g.bench_function(format!("segment/{lang}/256"), |bn| {
+            bn.iter(|| {
+                batch
+                    .iter()
+                    .map(|c| seg.segment(black_box(c)).len())
+                    .sum::<usize>()
+            })
+        });
+        g.bench_function(format!("flip_caption/{lang}/256"), |bn| {
+            bn.iter(|| {
+                batch
+                    .iter()
+                    .map(|c| flip_caption(black_box(c), seg))
+                    .count()
+            })
+        });
+        g.bench_function(format!("synonyms/{lang}/256"), |bn| {
+            bn.iter(|| {
+                for (row, c) in batch.iter().enumerate() {
+                    let mut rng = ChaCha8Rng::seed_from_u64(row as u64);
+                    let p = sample_synonyms(c, 2, keep, &res, &mut rng);
+                    black_box(apply_synonyms(c, &p, seg).unwrap());
+                }
+            })
+        });
+        g.bench_function(format!("eda_sample/{lang}/256"), |bn| {
+            bn.iter(|| {
+                for (row, c) in batch.iter().enumerate() {
+                    let mut rng = ChaCha8Rng::seed_from_u64(row as u64);
+                    black_box(sample_random_swap(c, 1, keep, &res, &mut rng));
+                    black_box(sample_random_insertion(c, 1, keep, &res, &mut rng));
+                    black_box(sample_random_deletion(c, 0.1, keep, &res, &mut rng).unwrap());
+                }
+            })
+        });
+    }
+    g.bench_function("hedge/en/256", |bn| {
+        bn.iter(|| {
+            for (row, c) in en.iter().enumerate() {
+                let mut rng = ChaCha8Rng::seed_from_u64(row as u64);
+                let p = sample_hedge(c, BLUR_HEDGES_EN, &mut rng).unwrap().unwrap();
+                black_box(apply_hedge(c, &p).unwrap());
+            }
+        })
+    });
+    g.bench_function("reorder_sample/en/256", |bn| {
+        bn.iter(|| {
+            for (row, c) in en.iter().enumerate() {
+                let mut rng = ChaCha8Rng::seed_from_u64(row as u64);
+                black_box(sample_reorder(c, seg, &mut rng));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_caption_ops);
 criterion_main!(benches);

@@ -292,20 +292,21 @@ impl Augmenter {
                         unreachable!("tasks only hold decoded rows")
                     };
                     let variant = &this.variants[s * copies + copy];
-                    let partner =
-                        match variant.sampled.params.mix_partner_row {
-                            Some(p) => match prepared_at(&prepared, first_row, p) {
-                                Some(Ok(partner)) => Some(&partner.image),
-                                Some(Err(reason)) => return Err((
+                    let partner = match variant.sampled.params.mix_partner_row {
+                        Some(p) => match prepared_at(&prepared, first_row, p) {
+                            Some(Ok(partner)) => Some(&partner.image),
+                            Some(Err(reason)) => {
+                                return Err((
                                     Stage::Augment,
                                     format!(
                                         "MixGen partner (source row {p}) was rejected: {reason}"
                                     ),
-                                )),
-                                None => None,
-                            },
+                                ))
+                            }
                             None => None,
-                        };
+                        },
+                        None => None,
+                    };
                     let image = variant
                         .cropped
                         .clone()

@@ -282,7 +282,7 @@ fn sample_image_op(
                 let h = rng.random_range(-hue..=hue);
                 let named =
                     keep_named_colours && row.caption.is_some_and(|c| text.has_colour_words(c));
-                p.hue = Some(if named { 0.0 } else { h });
+                p.hue = (!named).then_some(h);
                 p.hue_skipped = Some(named);
             }
         }
@@ -384,7 +384,9 @@ fn apply_jitter(image: &mut RgbImage, p: &AugParams) {
                 }
             }
             ColorComponent::Hue => {
-                if let Some(h) = p.hue.filter(|h| *h != 0.0) {
+                // Applied even for a drawn 0: Pillow's HSV round trip is not the identity,
+                // and torchvision applies it whenever hue jitter is on.
+                if let Some(h) = p.hue {
                     img::adjust_hue(image, h);
                 }
             }

@@ -1,4 +1,4 @@
-//! Caption kernels.
+//! Words as Python `str.split()` sees them, and the Arrow array kernels of the reference schemes.
 //!
 //! Words are what Python's `str.split()` (no argument) returns: maximal runs of
 //! non-whitespace characters, where whitespace is exactly Python's `str.isspace`.
