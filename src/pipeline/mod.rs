@@ -861,8 +861,6 @@ fn process(
         Ok(())
     })();
     drop(read_rx);
-    drop(commit);
-    drop(send);
     drop(write_tx);
     let _ = reader.join();
     let written = writer
