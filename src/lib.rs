@@ -13,9 +13,13 @@
 //! - [`write`]: Parquet output, staging and atomic publication, rejects, run manifest.
 //! - [`pipeline`]: the `lakeaug run` job tying these together.
 //! - [`sql`]: DataFusion tables and UDFs behind `lakeaug query`.
+//! - [`state`]: what an output already holds (processed files, config) and the run lock,
+//!   for incremental, resumable runs.
+//! - [`store`]: the output location, a local folder or an S3 prefix.
 //! - [`config`]: the TOML configuration and its defaults.
 
 pub mod config;
+pub mod crash;
 pub mod kernels;
 pub mod lineage;
 pub mod pipeline;
@@ -23,6 +27,8 @@ pub mod read;
 pub mod rng;
 pub mod schemes;
 pub mod sql;
+pub mod state;
+pub mod store;
 pub mod write;
 
 /// The version recorded in every output row (`lakeaug_version`) and manifest.

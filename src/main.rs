@@ -6,7 +6,19 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lakeaug::config::{Config, FormatSetting, ResizeSetting};
-use lakeaug::pipeline::{run, BadFilePolicy, RunOptions};
+use lakeaug::pipeline::{run, BadFilePolicy, RunOptions, RunStatus, RunSummary};
+
+/// Exit codes of `lakeaug run`, for schedulers (documented in the README and `run --help`).
+mod exit {
+    /// Work done (also when some rows were rejected).
+    pub const SUCCESS: u8 = 0;
+    /// The run failed; files committed before the failure stay, a rerun goes on.
+    pub const FAILURE: u8 = 1;
+    /// Every input is already in the output, unchanged (also `--dry-run` with no work).
+    pub const NOTHING_TO_DO: u8 = 3;
+    /// Another live run holds the output's lock.
+    pub const LOCKED: u8 = 4;
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -49,15 +61,42 @@ enum OnBadFile {
 
 Output: OUT/scheme=<name>/part-*.parquet (zstd; images stored uncompressed), rejected rows in
 OUT/_rejects/, and a JSON manifest of the run in OUT/_lakeaug/runs/. Command-line options override
-the --config file; `lakeaug schemes --config-template` prints a config with every default.")]
+the --config file; `lakeaug schemes --config-template` prints a config with every default.
+
+Incremental: rerunning with the same --output and config processes only input files that are new
+or changed since they were processed (state in OUT/_lakeaug/state/), committing each file as it
+completes, so a killed run resumes where it stopped. --input and --output also take
+s3://bucket/prefix (AWS_* environment variables, ~/.aws files; AWS_ENDPOINT_URL for S3-compatible
+stores).
+
+Exit codes: 0 done (also with rejected rows), 1 failed, 2 bad command line, 3 nothing to do,
+4 another run holds the output (its pid, host and start time are printed).")]
 struct RunArgs {
     /// Input: a Parquet file, a folder (searched recursively; hive `key=value` folders become
     /// columns) or a glob. Repeat to give several.
     #[arg(long, short, required = true, num_args = 1.., value_name = "PATH")]
     input: Vec<String>,
-    /// Output folder (created if missing).
+    /// Output folder (created if missing) or s3://bucket/prefix.
     #[arg(long, short, value_name = "DIR")]
     output: PathBuf,
+    /// Rebuild everything, also with a config or seed other than the output's; the new
+    /// dataset replaces the old one in one atomic swap at the end (local outputs).
+    #[arg(long)]
+    full: bool,
+    /// Print which input files would be processed (new, changed) and skipped; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Also read the footers of files whose size and time are unchanged, and reprocess
+    /// those whose footer differs (for file systems with coarse modification times).
+    #[arg(long)]
+    verify_footers: bool,
+    /// Commit progress inside a large input file every this many rows (rounded up to even),
+    /// so a killed run loses at most one chunk. Part files are cut at chunk boundaries.
+    #[arg(long, value_name = "ROWS", default_value_t = lakeaug::pipeline::DEFAULT_CHUNK_ROWS)]
+    chunk_rows: u64,
+    /// Write a JSON summary (status, counts, rejects, durations, throughput, run id) here.
+    #[arg(long, value_name = "FILE")]
+    summary_json: Option<PathBuf>,
     /// TOML config with scheme parameters and defaults (see `lakeaug schemes --config-template`).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -176,7 +215,7 @@ impl RunArgs {
     }
 }
 
-fn run_command(args: &RunArgs) -> anyhow::Result<()> {
+fn run_command(args: &RunArgs) -> anyhow::Result<RunSummary> {
     let mut opts = RunOptions::new(args.input.clone(), args.output.clone(), args.config()?);
     opts.threads = args.threads;
     opts.batch_size = args.batch_size;
@@ -184,12 +223,60 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
         OnBadFile::Fail => BadFilePolicy::Fail,
         OnBadFile::Skip => BadFilePolicy::Skip,
     };
-    opts.progress = !args.quiet && std::io::stderr().is_terminal();
-    let summary = run(&opts)?;
-    if !args.quiet {
-        eprint!("{}", summary.render());
+    opts.full = args.full;
+    opts.dry_run = args.dry_run;
+    opts.verify_footers = args.verify_footers;
+    opts.chunk_rows = args.chunk_rows;
+    opts.progress = !args.quiet && !args.dry_run && std::io::stderr().is_terminal();
+    run(&opts)
+}
+
+/// Run `lakeaug run`, print its summary, write `--summary-json`; the exit code.
+fn run_main(args: &RunArgs) -> u8 {
+    let result = run_command(args);
+    let code = match &result {
+        Ok(s) if s.status == RunStatus::NothingToDo => exit::NOTHING_TO_DO,
+        Ok(_) => exit::SUCCESS,
+        Err(e) if e.downcast_ref::<lakeaug::state::lock::Locked>().is_some() => exit::LOCKED,
+        Err(_) => exit::FAILURE,
+    };
+    match &result {
+        Ok(summary) => {
+            if args.dry_run {
+                print!(
+                    "{}",
+                    lakeaug::pipeline::render_plan(&summary.planned, &summary.output)
+                );
+            } else if !args.quiet {
+                eprint!("{}", summary.render());
+            }
+        }
+        Err(e) => print_error(e),
     }
-    Ok(())
+    if let Some(path) = &args.summary_json {
+        let json = match &result {
+            Ok(s) => serde_json::to_string_pretty(&s.to_json(i32::from(code))),
+            Err(e) => serde_json::to_string_pretty(&serde_json::json!({
+                "status": "failed",
+                "exit_code": code,
+                "output": args.output.to_string_lossy(),
+                "error": format!("{e:#}"),
+            })),
+        }
+        .expect("summary serializes");
+        if let Err(e) = lakeaug::write::write_atomic(path, json.as_bytes()) {
+            eprintln!("error: cannot write --summary-json {}: {e}", path.display());
+            return exit::FAILURE;
+        }
+    }
+    code
+}
+
+fn print_error(e: &anyhow::Error) {
+    eprintln!("error: {e}");
+    for cause in e.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
 }
 
 fn schemes_command(args: &SchemesArgs) {
@@ -203,7 +290,7 @@ fn schemes_command(args: &SchemesArgs) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run(args) => run_command(args),
+        Command::Run(args) => return ExitCode::from(run_main(args)),
         Command::Schemes(args) => {
             schemes_command(args);
             Ok(())
@@ -213,10 +300,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
+            print_error(&e);
             ExitCode::FAILURE
         }
     }

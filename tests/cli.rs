@@ -22,6 +22,12 @@ fn help_teaches_with_examples() {
         "--on-bad-file",
         "Examples:",
         "_rejects",
+        "--full",
+        "--dry-run",
+        "--summary-json",
+        "s3://",
+        "Exit codes: 0 done",
+        "3 nothing to do",
     ] {
         assert!(help.contains(needle), "run --help lacks {needle}");
     }

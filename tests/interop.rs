@@ -6,59 +6,20 @@
 //! does not exist yet, this test creates it and installs `tests/interop/requirements.txt`
 //! (PyPI, a few minutes once), so `cargo test` alone runs everything.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
-
-fn venv() -> PathBuf {
-    match std::env::var_os("INTEROP_VENV") {
-        Some(v) => PathBuf::from(v),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv"),
-    }
-}
-
-fn ensure_venv(venv: &Path) -> PathBuf {
-    let python = venv.join("bin/python");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let ready = venv.join(".lakeaug-interop-ready");
-    let requirements = root.join("tests/interop/requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements).expect("tests/interop/requirements.txt");
-    if std::fs::read_to_string(&ready).ok().as_deref() == Some(wanted.as_str()) && python.exists() {
-        return python;
-    }
-    if !python.exists() {
-        let status = Command::new("python3").arg("-m").arg("venv").arg(venv).status().expect(
-            "python3 is needed for the interop tests (Debian: apt-get install python3 python3-venv)",
-        );
-        assert!(
-            status.success(),
-            "python3 -m venv {} failed",
-            venv.display()
-        );
-    }
-    let status = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(&requirements)
-        .status()
-        .expect("pip");
-    assert!(
-        status.success(),
-        "pip install -r {} failed",
-        requirements.display()
-    );
-    std::fs::write(&ready, wanted).expect("mark venv ready");
-    python
-}
 
 #[test]
 fn python_readers_load_the_output() {
-    let python = ensure_venv(&venv());
+    let python = common::venv::python_with(
+        "tests/interop/requirements.txt",
+        ".lakeaug-interop-ready",
+    )
+    .expect(
+        "python3 is needed for the interop tests (Debian: apt-get install python3 python3-venv)",
+    );
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let output = Command::new(&python)
         .args([

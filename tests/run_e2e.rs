@@ -50,7 +50,9 @@ fn sample_data_runs_with_documented_schema_and_reconciled_counts() {
     assert!(files
         .iter()
         .all(|f| f.starts_with("scheme=") && f.ends_with(".parquet")));
-    assert!(out.join(&m.rejects_file).exists());
+    // No row was rejected, so no rejects table was written.
+    assert!(m.rejects_files.is_empty());
+    assert!(!out.join("_rejects").exists());
     // Staging is gone after publication.
     assert!(!out.join("_lakeaug/staging").join(&m.run_id).exists());
 

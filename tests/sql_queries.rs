@@ -655,9 +655,10 @@ fn lakeaug_run(out: &Path, extra: &[&str]) {
 fn queries_on_sample_data_output() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("out");
-    // Two runs into one folder: run_history lists both manifests.
+    // Two runs into one folder; the second has another config, so it rebuilds (`--full`,
+    // which an output built with another config requires) and run_history lists its manifest.
     lakeaug_run(&out, &[]);
-    lakeaug_run(&out, &["--seed", "5", "--copies", "2"]);
+    lakeaug_run(&out, &["--seed", "5", "--copies", "2", "--full"]);
     let rows = read_output(&out);
     // A re-run may replace the partition files of the same input (the part name is
     // derived from the input), so only the second run's 15 x 3 x 2 rows are certain.

@@ -1,21 +1,33 @@
-//! The `lakeaug run` job: read → augment → write, with reading, computing and writing
-//! overlapped on separate threads, and the result published atomically at the end.
+//! The `lakeaug run` job: plan → read → augment → write, with reading, computing and
+//! writing overlapped on separate threads, and progress committed per input file.
 //!
 //! ```text
 //! reader thread ──batches──▶ main thread (rayon pool: decode, augment, encode, tokenize)
-//!                                  └──output batches──▶ writer thread (Parquet, staging)
+//!                                  └──output batches──▶ writer thread (Parquet, staging,
+//!                                                        publish + commit per input file)
 //! ```
 //! Both channels are bounded, so memory stays at a few batches whatever the input size.
+//!
+//! A run holds the output's lock, skips the input files the output already holds
+//! unchanged (see [`crate::state`]), and commits each processed file on its own: its parts
+//! are published (atomic per object), its rejects written, then its record. A run killed
+//! at any point leaves only complete files, and the next run redoes only the files whose
+//! record is missing or outdated; values are a pure function of (file, row, config), so the
+//! result is the same as one uninterrupted run.
 
 mod augment;
+mod commit;
+mod plan;
 mod summary;
 
 pub use augment::{output_schema, token_fields, Augmenter, BatchOutput, Reject, Stage};
-pub use summary::RunSummary;
+pub use plan::{check_unique_keys, plan_inputs, render_plan, PlannedFile};
+pub use summary::{RunStatus, RunSummary};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
@@ -27,14 +39,18 @@ use crate::config::Config;
 use crate::kernels::tokens::TextTokenizer;
 use crate::lineage::RunStamp;
 use crate::read::{discover_inputs, InputError, OpenedInput};
+use crate::state::lock::RunLock;
+use crate::state::{DatasetState, FileRecord, Plan, State};
+use crate::store::{LocalStore, Store};
 use crate::write::dataset::file_id;
 use crate::write::manifest::{rfc3339_micros, ManifestInput, SchemeCounts, SkippedFile};
-use crate::write::{rejects::write_rejects, DatasetWriter, Manifest, WriterOptions};
+use crate::write::{DatasetWriter, Manifest, WriterOptions};
+use commit::{commit_chunk, continue_numbering, ChunkCommit};
 
 /// What to do with an input file that cannot be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BadFilePolicy {
-    /// Stop the run; nothing is published.
+    /// Stop the run; files committed before stay, nothing else is published.
     #[default]
     Fail,
     /// Record the file in the manifest and go on without it.
@@ -45,16 +61,28 @@ pub enum BadFilePolicy {
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub inputs: Vec<String>,
+    /// Output folder, or `s3://bucket/prefix`.
     pub output: PathBuf,
     pub config: Config,
     /// Worker threads (`None`: one per core).
     pub threads: Option<usize>,
-    /// Rows per batch read from Parquet.
+    /// Rows per batch read from Parquet (rounded up to an even number).
     pub batch_size: usize,
     pub on_bad_file: BadFilePolicy,
     pub writer: WriterOptions,
     /// Draw a progress bar (only shown when stderr is a terminal).
     pub progress: bool,
+    /// Rebuild everything (also with a config other than the output's), swapping the new
+    /// dataset in at the end.
+    pub full: bool,
+    /// Plan only: list what would be processed and skipped; write nothing.
+    pub dry_run: bool,
+    /// Also read the footers of files whose listing is unchanged, and reprocess those whose
+    /// footer fingerprint differs.
+    pub verify_footers: bool,
+    /// Commit progress inside a large input file every this many rows (rounded up to an
+    /// even number), so a crash loses at most one chunk.
+    pub chunk_rows: u64,
 }
 
 impl RunOptions {
@@ -68,8 +96,25 @@ impl RunOptions {
             on_bad_file: BadFilePolicy::Fail,
             writer: WriterOptions::default(),
             progress: false,
+            full: false,
+            dry_run: false,
+            verify_footers: false,
+            chunk_rows: DEFAULT_CHUNK_ROWS,
         }
     }
+}
+
+/// Rows per committed chunk of a large file unless `--chunk-rows` says otherwise.
+pub const DEFAULT_CHUNK_ROWS: u64 = 100_000;
+
+/// The output was built with another config or seed.
+#[derive(Debug, thiserror::Error)]
+#[error("{output} was built with config hash {existing} (run {run}), but this run's config hash is {requested}: the same config and seed are needed to add to it. Use the config it was built with (recorded in {output}/_lakeaug/state/dataset.json), write to another --output, or pass --full to rebuild everything with the new config")]
+pub struct ConfigMismatch {
+    pub output: String,
+    pub existing: String,
+    pub requested: String,
+    pub run: String,
 }
 
 /// The tokenizer lakeaug uses when none is configured: BERT uncased, bundled in the binary.
@@ -112,6 +157,11 @@ enum ReadMsg {
         first_row: u64,
         batch: RecordBatch,
     },
+    /// The rows of `file` before `rows_done` have all been sent (a chunk boundary).
+    ChunkDone {
+        file: usize,
+        rows_done: u64,
+    },
     FileDone {
         file: usize,
     },
@@ -121,27 +171,16 @@ enum ReadMsg {
     },
 }
 
-enum WriteMsg {
-    Batch {
-        file_id: String,
-        scheme: String,
-        batch: RecordBatch,
-    },
-    FileDone {
-        file_id: String,
-    },
-    Discard {
-        file_id: String,
-    },
+/// An input file as the reader streams it: from `start` on, in chunks of `chunk_rows`.
+struct ReadPlan {
+    input: Arc<OpenedInput>,
+    start: u64,
+    chunk_rows: u64,
 }
 
-fn reader_thread(
-    inputs: Vec<std::sync::Arc<OpenedInput>>,
-    batch_size: usize,
-    tx: SyncSender<ReadMsg>,
-) {
-    for (file, handle) in inputs.into_iter().enumerate() {
-        let batches = match handle.batches(batch_size) {
+fn reader_thread(plans: Vec<ReadPlan>, batch_size: usize, tx: SyncSender<ReadMsg>) {
+    for (file, plan) in plans.into_iter().enumerate() {
+        let batches = match plan.input.batches_from(batch_size, plan.start) {
             Ok(b) => b,
             Err(error) => {
                 if tx.send(ReadMsg::FileFailed { file, error }).is_err() {
@@ -152,22 +191,50 @@ fn reader_thread(
         };
         let mut failed = false;
         for item in batches {
-            let msg = match item {
-                Ok((first_row, batch)) => ReadMsg::Batch {
-                    file,
-                    first_row,
-                    batch,
-                },
+            let (first_row, batch) = match item {
+                Ok(b) => b,
                 Err(error) => {
                     failed = true;
-                    ReadMsg::FileFailed { file, error }
+                    if tx.send(ReadMsg::FileFailed { file, error }).is_err() {
+                        return;
+                    }
+                    break;
                 }
             };
-            if tx.send(msg).is_err() {
-                return;
-            }
-            if failed {
-                break;
+            // Cut batches at chunk boundaries (multiples of an even chunk size, so every
+            // piece still starts at an even row) and announce each boundary.
+            let n = batch.num_rows();
+            let mut offset = 0;
+            while offset < n {
+                let row = first_row + offset as u64;
+                let boundary = (row / plan.chunk_rows + 1) * plan.chunk_rows;
+                let len = ((boundary - row) as usize).min(n - offset);
+                let piece = if len == n {
+                    batch.clone()
+                } else {
+                    batch.slice(offset, len)
+                };
+                let msg = ReadMsg::Batch {
+                    file,
+                    first_row: row,
+                    batch: piece,
+                };
+                if tx.send(msg).is_err() {
+                    return;
+                }
+                offset += len;
+                let end = row + len as u64;
+                if end % plan.chunk_rows == 0
+                    && end < plan.input.num_rows
+                    && tx
+                        .send(ReadMsg::ChunkDone {
+                            file,
+                            rows_done: end,
+                        })
+                        .is_err()
+                {
+                    return;
+                }
             }
         }
         if !failed && tx.send(ReadMsg::FileDone { file }).is_err() {
@@ -176,10 +243,36 @@ fn reader_thread(
     }
 }
 
+enum WriteMsg {
+    Batch {
+        file_id: String,
+        scheme: String,
+        batch: RecordBatch,
+    },
+    Commit(Box<ChunkCommit>),
+    Discard {
+        file_id: String,
+    },
+}
+
+/// What the writer thread hands back: the state with this run's commits, and what it
+/// published.
+struct Written {
+    writer: DatasetWriter,
+    state: State,
+    published: Vec<String>,
+    rejects_files: Vec<String>,
+}
+
 fn writer_thread(
     mut writer: DatasetWriter,
+    store: Arc<dyn Store>,
+    mut state: State,
+    run_id: String,
     rx: Receiver<WriteMsg>,
-) -> anyhow::Result<DatasetWriter> {
+) -> anyhow::Result<Written> {
+    let mut published = Vec::new();
+    let mut rejects_files = Vec::new();
     for msg in rx {
         let result = match msg {
             WriteMsg::Batch {
@@ -187,7 +280,14 @@ fn writer_thread(
                 scheme,
                 batch,
             } => writer.write(&file_id, &scheme, &batch),
-            WriteMsg::FileDone { file_id } => writer.finish_file(&file_id),
+            WriteMsg::Commit(c) => {
+                commit_chunk(&mut writer, store.as_ref(), &mut state, &run_id, *c).map(
+                    |(parts, rejects)| {
+                        published.extend(parts);
+                        rejects_files.extend(rejects);
+                    },
+                )
+            }
             WriteMsg::Discard { file_id } => writer.discard_file(&file_id),
         };
         if let Err(e) = result {
@@ -195,7 +295,21 @@ fn writer_thread(
             return Err(e);
         }
     }
-    Ok(writer)
+    Ok(Written {
+        writer,
+        state,
+        published,
+        rejects_files,
+    })
+}
+
+/// A file's progress in this run since its last commit.
+#[derive(Default)]
+struct Pending {
+    first_row: u64,
+    rows: u64,
+    counts: BTreeMap<String, SchemeCounts>,
+    rejects: Vec<Reject>,
 }
 
 /// Check that all inputs give the same output schema, so the dataset has one schema.
@@ -239,7 +353,82 @@ fn check_same_schema(
     Ok(())
 }
 
-/// Run the job. On error nothing is published; staged files are removed.
+/// Where this run writes: the output itself, or for `--full` on a local output a sibling
+/// folder swapped in at the end.
+struct Target {
+    store: Arc<dyn Store>,
+    /// `Some(sibling)` for a `--full` rebuild.
+    build_dir: Option<PathBuf>,
+    /// Local staging folder for part files.
+    staging: PathBuf,
+    /// Local folder for copies of remote inputs (removed at the end).
+    downloads: Option<PathBuf>,
+}
+
+/// Clear what dead runs left: staging folders, `--full` build folders, unfinished uploads.
+/// Called with the lock held, before this run creates anything.
+fn recover(store: &dyn Store) -> anyhow::Result<()> {
+    if let Some(root) = store.local_root() {
+        let staging = root.join("_lakeaug").join("staging");
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging)
+                .with_context(|| format!("cannot remove stale {}", staging.display()))?;
+        }
+        crate::write::swap::remove_stale_builds(root);
+    }
+    store.abort_stale_uploads()?;
+    Ok(())
+}
+
+fn prepare_target(
+    opts: &RunOptions,
+    store: &Arc<dyn Store>,
+    lock: &RunLock,
+    run_id: &str,
+) -> anyhow::Result<Target> {
+    let tmp = std::env::temp_dir().join(format!("lakeaug-{run_id}"));
+    let downloads = opts
+        .inputs
+        .iter()
+        .any(|i| crate::store::is_url(i))
+        .then(|| tmp.join("inputs"));
+    match store.local_root() {
+        Some(root) if opts.full => {
+            let build = crate::write::swap::sibling_build_dir(root, run_id)?;
+            std::fs::create_dir_all(&build)
+                .with_context(|| format!("cannot create {}", build.display()))?;
+            let sibling: Arc<dyn Store> = Arc::new(LocalStore {
+                root: build.clone(),
+            });
+            lock.copy_to(sibling.as_ref())?;
+            Ok(Target {
+                staging: build.join("_lakeaug").join("staging").join(run_id),
+                store: sibling,
+                build_dir: Some(build),
+                downloads,
+            })
+        }
+        Some(root) => Ok(Target {
+            staging: root.join("_lakeaug").join("staging").join(run_id),
+            store: store.clone(),
+            build_dir: None,
+            downloads,
+        }),
+        None if opts.full => bail!(
+            "--full on an object store cannot swap the dataset atomically: rebuild into a new prefix instead (e.g. {}-v2) and point readers at it",
+            store.describe()
+        ),
+        None => Ok(Target {
+            staging: tmp.join("staging"),
+            store: store.clone(),
+            build_dir: None,
+            downloads,
+        }),
+    }
+}
+
+/// Run the job. On error, files committed before the error stay (a rerun goes on from
+/// there); nothing else is published.
 pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
     let started_us = now_micros();
@@ -248,14 +437,179 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
         .validate()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let run_id = new_run_id(started_us);
+    let output = opts.output.to_string_lossy().into_owned();
 
-    // Plan: list files and check every footer before reading any data.
+    let store: Arc<dyn Store> = if opts.dry_run && !crate::store::is_url(&output) {
+        // Dry runs create nothing, not even the output folder.
+        Arc::new(LocalStore {
+            root: opts.output.clone(),
+        })
+    } else {
+        crate::store::open_store(&output)?
+    };
+    let lock = if opts.dry_run {
+        None
+    } else {
+        Some(RunLock::acquire(store.clone(), &run_id)?)
+    };
+    if !opts.dry_run {
+        recover(store.as_ref())?;
+    }
+    let mut state = State::load(store.as_ref())?;
+    if !opts.dry_run {
+        state.compact(store.as_ref())?;
+    }
+    let hash = config.hash();
+    if let Some(ds) = &state.dataset {
+        if ds.config_hash != hash && !opts.full {
+            return Err(ConfigMismatch {
+                output: store.describe(),
+                existing: ds.config_hash.clone(),
+                requested: hash,
+                run: ds.created_by_run.clone(),
+            }
+            .into());
+        }
+    }
+
+    // Plan from listings alone; open only what is to be processed.
     let files = discover_inputs(&opts.inputs)?;
+    check_unique_keys(&files)?;
+    let (planned, mut footers_read) = plan_inputs(
+        files,
+        &state,
+        opts.full,
+        opts.verify_footers,
+        &config.columns,
+    );
+    let unchanged = planned.iter().filter(|p| p.plan == Plan::Unchanged).count() as u64;
+    let todo: Vec<PlannedFile> = planned
+        .iter()
+        .filter(|p| p.plan != Plan::Unchanged)
+        .cloned()
+        .collect();
+    let nothing = |status: RunStatus| RunSummary {
+        manifest: empty_manifest(&run_id, started_us, started, config, unchanged),
+        rejects: Vec::new(),
+        status,
+        planned: planned.clone(),
+        footers_read,
+        planning_secs: started.elapsed().as_secs_f64(),
+        output: store.describe(),
+    };
+    if opts.dry_run {
+        return Ok(nothing(if todo.is_empty() {
+            RunStatus::NothingToDo
+        } else {
+            RunStatus::DryRun
+        }));
+    }
+    let lock = lock.expect("held unless dry run");
+    if todo.is_empty() {
+        lock.release()?;
+        return Ok(nothing(RunStatus::NothingToDo));
+    }
+
+    let target = prepare_target(opts, &store, &lock, &run_id)?;
+    let result = process(
+        opts,
+        &target,
+        if target.build_dir.is_some() {
+            State::default()
+        } else {
+            state
+        },
+        &todo,
+        &run_id,
+        started,
+        started_us,
+        unchanged,
+        &mut footers_read,
+    );
+    if let Some(d) = &target.downloads {
+        std::fs::remove_dir_all(d.parent().unwrap_or(d)).ok();
+    }
+    let mut summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(b) = &target.build_dir {
+                std::fs::remove_dir_all(b).ok();
+            }
+            return Err(e);
+        }
+    };
+    if let (Some(build), Some(root)) = (&target.build_dir, store.local_root()) {
+        crate::crash::point("before-swap");
+        crate::write::swap::exchange_dirs(build, root)?;
+        // `build` now holds the old dataset.
+        std::fs::remove_dir_all(build).ok();
+    }
+    lock.release()?;
+    summary.planned = planned;
+    summary.footers_read = footers_read;
+    Ok(summary)
+}
+
+fn empty_manifest(
+    run_id: &str,
+    started_us: i64,
+    started: Instant,
+    config: &Config,
+    unchanged: u64,
+) -> Manifest {
+    Manifest {
+        run_id: run_id.to_string(),
+        lakeaug_version: crate::VERSION.to_string(),
+        started_at: rfc3339_micros(started_us),
+        finished_at: rfc3339_micros(now_micros()),
+        duration_secs: started.elapsed().as_secs_f64(),
+        seed: config.seed,
+        config_hash: config.hash(),
+        config: config.clone(),
+        inputs: Vec::new(),
+        skipped_files: Vec::new(),
+        rows_read: 0,
+        rows_written: 0,
+        rows_rejected: 0,
+        rows_per_sec: 0.0,
+        threads: 0,
+        per_scheme: BTreeMap::new(),
+        output_files: Vec::new(),
+        rejects_files: Vec::new(),
+        unchanged_files: unchanged,
+        full_rebuild: false,
+    }
+}
+
+fn todo_plan(todo: &[PlannedFile], key: &str) -> Option<Plan> {
+    todo.iter().find(|p| p.file.key == key).map(|p| p.plan)
+}
+
+/// Open, augment, publish and commit the files of `todo` into `target`.
+#[allow(clippy::too_many_arguments)]
+fn process(
+    opts: &RunOptions,
+    target: &Target,
+    mut state: State,
+    todo: &[PlannedFile],
+    run_id: &str,
+    started: Instant,
+    started_us: i64,
+    unchanged: u64,
+    footers_read: &mut u64,
+) -> anyhow::Result<RunSummary> {
+    let config = &opts.config;
+    let store = target.store.clone();
     let mut inputs = Vec::new();
     let mut skipped = Vec::new();
-    for f in &files {
-        match OpenedInput::open(f, &config.columns) {
-            Ok(o) => inputs.push(std::sync::Arc::new(o)),
+    for p in todo {
+        let mut f = p.file.clone();
+        if let Some(dir) = &target.downloads {
+            crate::read::discover::fetch_remote(&mut f, dir)?;
+        }
+        *footers_read += 1;
+        match OpenedInput::open(&f, &config.columns) {
+            Ok(o) => inputs.push(Arc::new(o)),
             Err(e) if opts.on_bad_file == BadFilePolicy::Skip => skipped.push(SkippedFile {
                 path: f.display.clone(),
                 reason: e.to_string(),
@@ -272,10 +626,23 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
     let schemas: Vec<SchemaRef> = inputs.iter().map(|i| output_schema(i)).collect();
     check_same_schema(&inputs, &schemas)?;
     let schema = schemas[0].clone();
+    let planning_secs = started.elapsed().as_secs_f64();
+
+    if state.dataset.is_none() {
+        state.set_dataset(
+            store.as_ref(),
+            DatasetState {
+                config_hash: config.hash(),
+                lakeaug_version: crate::VERSION.to_string(),
+                created_by_run: run_id.to_string(),
+                config: config.clone(),
+            },
+        )?;
+    }
 
     let tokenizer = load_tokenizer(config)?;
     let stamp = RunStamp {
-        run_id: run_id.clone(),
+        run_id: run_id.to_string(),
         created_at_us: started_us,
     };
     let augmenter = Augmenter::new(config.clone(), tokenizer, stamp)?;
@@ -290,17 +657,40 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
         .build()
         .context("cannot start worker threads")?;
 
-    std::fs::create_dir_all(&opts.output)
-        .with_context(|| format!("cannot create output folder {}", opts.output.display()))?;
-    let writer = DatasetWriter::new(
-        &opts.output,
-        &run_id,
+    let mut writer = DatasetWriter::new(
+        &target.staging,
         schema.clone(),
         &config.columns.image,
         opts.writer.clone(),
     )?;
 
-    let total_rows: u64 = inputs.iter().map(|i| i.num_rows).sum();
+    // Where each file starts: after the committed rows of a partly done file, with the
+    // chunk size it was started with (so chunk and part names stay those of one run).
+    let chunk_rows = opts.chunk_rows.max(2).div_ceil(2) * 2;
+    let plans: Vec<ReadPlan> = inputs
+        .iter()
+        .map(|input| {
+            let resumed = state
+                .files
+                .get(&input.file.key)
+                .filter(|_| todo_plan(todo, &input.file.key) == Some(Plan::Resume));
+            if let Some(r) = resumed {
+                continue_numbering(&mut writer, r);
+            }
+            let partial = resumed.and_then(|r| r.partial.as_ref());
+            ReadPlan {
+                input: input.clone(),
+                start: partial.map_or(0, |p| p.rows_done),
+                chunk_rows: partial.map_or(chunk_rows, |p| p.chunk_rows),
+            }
+        })
+        .collect();
+    let starts: Vec<(u64, u64)> = plans.iter().map(|p| (p.start, p.chunk_rows)).collect();
+
+    let total_rows: u64 = plans
+        .iter()
+        .map(|p| p.input.num_rows - p.start.min(p.input.num_rows))
+        .sum();
     let bar = if opts.progress {
         let bar = ProgressBar::with_draw_target(Some(total_rows), ProgressDrawTarget::stderr());
         bar.set_style(
@@ -314,21 +704,27 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
 
     let (read_tx, read_rx) = sync_channel::<ReadMsg>(2);
     let (write_tx, write_rx) = sync_channel::<WriteMsg>(2 * augmenter.schemes.len().max(1));
-    let handles = inputs.clone();
-    let batch_size = opts.batch_size.max(1);
+    let batch_size = opts.batch_size;
     let reader = std::thread::Builder::new()
         .name("lakeaug-reader".into())
-        .spawn(move || reader_thread(handles, batch_size, read_tx))?;
-    let writer = std::thread::Builder::new()
-        .name("lakeaug-writer".into())
-        .spawn(move || writer_thread(writer, write_rx))?;
+        .spawn(move || reader_thread(plans, batch_size, read_tx))?;
+    let writer = {
+        let (store, run_id) = (store.clone(), run_id.to_string());
+        std::thread::Builder::new()
+            .name("lakeaug-writer".into())
+            .spawn(move || writer_thread(writer, store, state, run_id, write_rx))?
+    };
 
-    // Counts are kept per file and merged when the file completes, so a file that fails
-    // half-way under `--on-bad-file skip` leaves no trace in the totals.
+    // This run's counts are merged into the totals at each commit, so a file that fails
+    // half-way under `--on-bad-file skip` leaves only its committed chunks in them.
+    let mut pending: Vec<Pending> = starts
+        .iter()
+        .map(|(start, _)| Pending {
+            first_row: *start,
+            ..Pending::default()
+        })
+        .collect();
     let mut per_file_rows = vec![0u64; inputs.len()];
-    let mut per_file_counts: Vec<BTreeMap<String, SchemeCounts>> =
-        vec![BTreeMap::new(); inputs.len()];
-    let mut per_file_rejects: Vec<Vec<Reject>> = vec![Vec::new(); inputs.len()];
     let mut totals: BTreeMap<String, SchemeCounts> = augmenter
         .schemes
         .iter()
@@ -338,6 +734,51 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
     let mut rows_read = 0u64;
     let mut manifest_inputs = Vec::new();
 
+    let send = |msg: WriteMsg| {
+        write_tx
+            .send(msg)
+            .map_err(|_| anyhow::anyhow!("the writer stopped"))
+    };
+    // Hand one file's pending chunk to the writer to publish and commit.
+    let commit = |file: usize,
+                  rows_done: Option<u64>,
+                  pending: &mut [Pending],
+                  totals: &mut BTreeMap<String, SchemeCounts>,
+                  rejects: &mut Vec<Reject>|
+     -> anyhow::Result<u64> {
+        let input = &inputs[file];
+        let p = std::mem::take(&mut pending[file]);
+        pending[file].first_row = rows_done.unwrap_or(input.num_rows);
+        for (scheme, c) in &p.counts {
+            let t = totals.entry(scheme.clone()).or_default();
+            t.written += c.written;
+            t.rejected += c.rejected;
+        }
+        rejects.extend(p.rejects.iter().cloned());
+        send(WriteMsg::Commit(Box::new(ChunkCommit {
+            identity: FileRecord {
+                key: input.file.key.clone(),
+                path: input.file.display.clone(),
+                size: input.file.size,
+                modified_us: input.file.modified.and_then(crate::state::micros),
+                etag: input.file.etag.clone(),
+                footer_fingerprint: input.footer_fingerprint(),
+                rows: 0,
+                outputs: Vec::new(),
+                rejects: Vec::new(),
+                per_scheme: BTreeMap::new(),
+                run_id: run_id.to_string(),
+                partial: None,
+            },
+            first_row: p.first_row,
+            chunk_rows: starts[file].1,
+            rows: p.rows,
+            counts: p.counts,
+            rejects: p.rejects,
+            rows_done,
+        })))?;
+        Ok(p.rows)
+    };
     let result: anyhow::Result<()> = (|| {
         for msg in read_rx.iter() {
             match msg {
@@ -349,44 +790,41 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
                     let input = &inputs[file];
                     let out = pool
                         .install(|| augmenter.augment_batch(input, &schema, first_row, &batch))?;
-                    per_file_rows[file] += batch.num_rows() as u64;
+                    let p = &mut pending[file];
+                    p.rows += batch.num_rows() as u64;
                     let id = file_id(&input.file.key);
                     for (scheme, out_batch) in augmenter.schemes.iter().zip(out.batches) {
-                        per_file_counts[file]
-                            .entry(scheme.name.clone())
-                            .or_default()
-                            .written += out_batch.num_rows() as u64;
-                        write_tx
-                            .send(WriteMsg::Batch {
-                                file_id: id.clone(),
-                                scheme: scheme.name.clone(),
-                                batch: out_batch,
-                            })
-                            .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
+                        p.counts.entry(scheme.name.clone()).or_default().written +=
+                            out_batch.num_rows() as u64;
+                        send(WriteMsg::Batch {
+                            file_id: id.clone(),
+                            scheme: scheme.name.clone(),
+                            batch: out_batch,
+                        })?;
                     }
                     for r in &out.rejects {
-                        per_file_counts[file]
-                            .entry(r.scheme.clone())
-                            .or_default()
-                            .rejected += 1;
+                        p.counts.entry(r.scheme.clone()).or_default().rejected += 1;
                     }
-                    per_file_rejects[file].extend(out.rejects);
+                    p.rejects.extend(out.rejects);
                     bar.inc(batch.num_rows() as u64);
+                    crate::crash::point("mid-file");
+                }
+                ReadMsg::ChunkDone { file, rows_done } => {
+                    let rows = commit(
+                        file,
+                        Some(rows_done),
+                        &mut pending,
+                        &mut totals,
+                        &mut rejects,
+                    )?;
+                    per_file_rows[file] += rows;
+                    rows_read += rows;
                 }
                 ReadMsg::FileDone { file } => {
+                    let rows = commit(file, None, &mut pending, &mut totals, &mut rejects)?;
+                    per_file_rows[file] += rows;
+                    rows_read += rows;
                     let input = &inputs[file];
-                    write_tx
-                        .send(WriteMsg::FileDone {
-                            file_id: file_id(&input.file.key),
-                        })
-                        .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
-                    rows_read += per_file_rows[file];
-                    for (scheme, c) in std::mem::take(&mut per_file_counts[file]) {
-                        let t = totals.entry(scheme).or_default();
-                        t.written += c.written;
-                        t.rejected += c.rejected;
-                    }
-                    rejects.append(&mut per_file_rejects[file]);
                     manifest_inputs.push(ManifestInput {
                         path: input.file.display.clone(),
                         size: input.file.size,
@@ -404,14 +842,15 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
                         return Err(anyhow::Error::new(error).context("input file could not be read (use --on-bad-file skip to go on without it)"));
                     }
                     let input = &inputs[file];
-                    write_tx
-                        .send(WriteMsg::Discard {
-                            file_id: file_id(&input.file.key),
-                        })
-                        .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
-                    bar.inc(input.num_rows.saturating_sub(per_file_rows[file]));
-                    per_file_counts[file].clear();
-                    per_file_rejects[file].clear();
+                    send(WriteMsg::Discard {
+                        file_id: file_id(&input.file.key),
+                    })?;
+                    let dropped = std::mem::take(&mut pending[file]);
+                    bar.inc(
+                        input
+                            .num_rows
+                            .saturating_sub(dropped.first_row + dropped.rows),
+                    );
                     skipped.push(SkippedFile {
                         path: input.file.display.clone(),
                         reason: error.to_string(),
@@ -424,34 +863,33 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
     drop(read_rx);
     drop(write_tx);
     let _ = reader.join();
-    let writer = writer
+    let written = writer
         .join()
         .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
     bar.finish_and_clear();
-    let writer = match (result, writer) {
+    let mut written = match (result, written) {
         (Ok(()), Ok(w)) => w,
         (Err(e), Ok(w)) => {
-            w.abort();
+            w.writer.abort();
             return Err(e);
         }
         (Err(e), Err(_)) | (Ok(()), Err(e)) => return Err(e),
     };
+    written.writer.abort(); // nothing is left staged; remove the folder
+    written.state.compact(store.as_ref())?;
 
     let rows_written: u64 = totals.values().map(|c| c.written).sum();
     let rows_rejected: u64 = totals.values().map(|c| c.rejected).sum();
     let expected = rows_read * augmenter.schemes.len() as u64 * u64::from(config.copies);
     if rows_written + rows_rejected != expected {
-        writer.abort();
         bail!("internal error: {rows_read} rows x {} schemes x {} copies = {expected}, but {rows_written} written + {rows_rejected} rejected", augmenter.schemes.len(), config.copies);
     }
 
-    let published = writer.publish()?;
-    let rejects_rel = format!("_rejects/run-{run_id}.parquet");
-    write_rejects(&opts.output.join(&rejects_rel), &rejects, &run_id)?;
-
     let duration = started.elapsed().as_secs_f64();
+    let mut published = written.published;
+    published.sort();
     let manifest = Manifest {
-        run_id: run_id.clone(),
+        run_id: run_id.to_string(),
         lakeaug_version: crate::VERSION.to_string(),
         started_at: rfc3339_micros(started_us),
         finished_at: rfc3339_micros(now_micros()),
@@ -471,9 +909,20 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
         },
         threads,
         per_scheme: totals,
-        output_files: published.iter().map(|s| s.relative.clone()).collect(),
-        rejects_file: rejects_rel,
+        output_files: published,
+        rejects_files: written.rejects_files,
+        unchanged_files: unchanged,
+        full_rebuild: target.build_dir.is_some(),
     };
-    manifest.write(&opts.output)?;
-    Ok(RunSummary { manifest, rejects })
+    crate::crash::point("before-manifest");
+    manifest.write(store.as_ref())?;
+    Ok(RunSummary {
+        manifest,
+        rejects,
+        status: RunStatus::Processed,
+        planned: Vec::new(),
+        footers_read: 0,
+        planning_secs,
+        output: opts.output.to_string_lossy().into_owned(),
+    })
 }

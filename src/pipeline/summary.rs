@@ -1,21 +1,99 @@
-//! The end-of-run summary table.
+//! The end-of-run summary: a table for people, JSON for schedulers and monitoring.
 
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, Table};
+use serde::Serialize;
 
-use super::Reject;
+use super::{PlannedFile, Reject};
 use crate::write::Manifest;
 
-/// What a run did; its manifest plus the rejected rows.
+/// How a run ended (errors aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Files were processed and committed.
+    Processed,
+    /// Every input is already in the output, unchanged.
+    NothingToDo,
+    /// `--dry-run` with work to do.
+    DryRun,
+}
+
+/// What a run did: its manifest, the rejected rows and its plan.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
     pub manifest: Manifest,
     pub rejects: Vec<Reject>,
+    pub status: RunStatus,
+    /// Every input file found and whether it was processed.
+    pub planned: Vec<PlannedFile>,
+    /// Parquet footers read (planning with `--verify-footers`, and files processed).
+    pub footers_read: u64,
+    /// Seconds from start until the first file was ready to process.
+    pub planning_secs: f64,
+    pub output: String,
+}
+
+/// `--summary-json`: counts, durations and throughput for monitoring.
+#[derive(Debug, Serialize)]
+pub struct SummaryJson<'a> {
+    pub status: &'a str,
+    pub exit_code: i32,
+    pub run_id: &'a str,
+    pub output: &'a str,
+    pub files_processed: usize,
+    pub files_unchanged: u64,
+    pub files_skipped: usize,
+    pub rows_read: u64,
+    pub rows_written: u64,
+    pub rows_rejected: u64,
+    pub per_scheme: &'a std::collections::BTreeMap<String, crate::write::manifest::SchemeCounts>,
+    pub rejects_files: &'a [String],
+    pub planning_secs: f64,
+    pub duration_secs: f64,
+    pub rows_per_sec: f64,
+    pub error: Option<String>,
 }
 
 impl RunSummary {
+    pub fn status_str(&self) -> &'static str {
+        match self.status {
+            RunStatus::Processed => "processed",
+            RunStatus::NothingToDo => "nothing_to_do",
+            RunStatus::DryRun => "dry_run",
+        }
+    }
+
+    pub fn to_json(&self, exit_code: i32) -> SummaryJson<'_> {
+        let m = &self.manifest;
+        SummaryJson {
+            status: self.status_str(),
+            exit_code,
+            run_id: &m.run_id,
+            output: &self.output,
+            files_processed: m.inputs.len(),
+            files_unchanged: m.unchanged_files,
+            files_skipped: m.skipped_files.len(),
+            rows_read: m.rows_read,
+            rows_written: m.rows_written,
+            rows_rejected: m.rows_rejected,
+            per_scheme: &m.per_scheme,
+            rejects_files: &m.rejects_files,
+            planning_secs: self.planning_secs,
+            duration_secs: m.duration_secs,
+            rows_per_sec: m.rows_per_sec,
+            error: None,
+        }
+    }
+
     /// A table of rows written and rejected per scheme, with totals and throughput.
     pub fn render(&self) -> String {
         let m = &self.manifest;
+        if self.status == RunStatus::NothingToDo {
+            return format!(
+                "run {}: nothing to do: all {} input file(s) are already in {}, unchanged\n",
+                m.run_id, m.unchanged_files, self.output
+            );
+        }
         let mut table = Table::new();
         table
             .load_preset(UTF8_BORDERS_ONLY)
@@ -40,6 +118,12 @@ impl RunSummary {
             m.rows_written,
             m.rows_rejected
         );
+        if m.unchanged_files > 0 {
+            out.push_str(&format!(
+                "{} unchanged file(s) already in the output were skipped\n",
+                m.unchanged_files
+            ));
+        }
         out.push_str(&table.to_string());
         out.push_str(&format!(
             "\n{:.2} s, {:.1} input rows/s, {} thread(s)\n",
@@ -52,7 +136,10 @@ impl RunSummary {
             }
         }
         if m.rows_rejected > 0 {
-            out.push_str(&format!("rejected rows are listed in {}\n", m.rejects_file));
+            out.push_str(&format!(
+                "rejected rows are listed in {}\n",
+                m.rejects_files.join(", ")
+            ));
         }
         out
     }

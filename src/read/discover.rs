@@ -21,6 +21,11 @@ pub struct InputFile {
     pub partition_values: Vec<(String, String)>,
     pub size: u64,
     pub modified: Option<SystemTime>,
+    /// Object stores' entity tag (`None` for local files).
+    pub etag: Option<String>,
+    /// The object's URL (`s3://bucket/key`) when the file lives in an object store; `path`
+    /// is then where [`fetch_remote`] puts a local copy.
+    pub remote: Option<String>,
 }
 
 fn has_glob_chars(s: &str) -> bool {
@@ -76,6 +81,8 @@ fn make_input(path: PathBuf, display: String, key: String) -> anyhow::Result<Inp
         key,
         size: meta.len(),
         modified: meta.modified().ok(),
+        etag: None,
+        remote: None,
     })
 }
 
@@ -123,7 +130,9 @@ pub fn discover_inputs(paths: &[String]) -> anyhow::Result<Vec<InputFile>> {
     let mut found: BTreeMap<String, InputFile> = BTreeMap::new();
     for arg in paths {
         let mut files = Vec::new();
-        if has_glob_chars(arg) {
+        if crate::store::is_url(arg) {
+            files = discover_remote(arg)?;
+        } else if has_glob_chars(arg) {
             let root = glob_root(arg);
             let matches =
                 glob::glob(arg).with_context(|| format!("invalid glob pattern {arg:?}"))?;
@@ -171,6 +180,101 @@ pub fn discover_inputs(paths: &[String]) -> anyhow::Result<Vec<InputFile>> {
         }
     }
     Ok(found.into_values().collect())
+}
+
+/// Objects below an `s3://bucket/prefix` (a folder, searched recursively with the same
+/// rules as a local folder), matching a glob (`s3://bucket/lake/*/*.parquet`), or one object.
+/// Only listed: no object is read.
+fn discover_remote(arg: &str) -> anyhow::Result<Vec<InputFile>> {
+    use futures::TryStreamExt;
+    use object_store::ObjectStore;
+    let (bucket_url, key) = crate::store::split_url(arg);
+    let pattern = if has_glob_chars(&key) {
+        Some(glob::Pattern::new(&key).with_context(|| format!("invalid glob pattern {arg:?}"))?)
+    } else {
+        None
+    };
+    let root = if pattern.is_some() {
+        glob_root(&key)
+    } else {
+        key.clone()
+    };
+    let s3 = crate::store::s3_client(arg)?;
+    let rt = crate::store::runtime()?;
+    let prefix = object_store::path::Path::from(root.as_str());
+    let metas: Vec<object_store::ObjectMeta> = rt
+        .block_on(s3.list(Some(&prefix)).try_collect())
+        .with_context(|| format!("cannot list {arg}"))?;
+    let mut files = Vec::new();
+    for m in metas {
+        let full = m.location.as_ref().to_string();
+        let rel = full
+            .strip_prefix(&root)
+            .unwrap_or(&full)
+            .trim_start_matches('/')
+            .to_string();
+        let keep = match &pattern {
+            Some(p) => p.matches(&full),
+            None if rel.is_empty() => true, // the object named itself
+            None => rel.split('/').all(|c| !is_hidden(c)) && is_parquet_name(&rel),
+        };
+        if !keep {
+            continue;
+        }
+        let (display, key) = if rel.is_empty() {
+            let name = full.rsplit('/').next().unwrap_or(&full).to_string();
+            (arg.to_string(), name)
+        } else {
+            (join_display(arg.trim_end_matches('/'), &rel), rel.clone())
+        };
+        let display = if pattern.is_some() {
+            format!("{bucket_url}/{full}")
+        } else {
+            display
+        };
+        files.push(InputFile {
+            path: PathBuf::new(),
+            partition_values: partition_values(&key),
+            display,
+            key,
+            size: m.size,
+            modified: Some(m.last_modified.into()),
+            etag: m.e_tag,
+            remote: Some(format!("{bucket_url}/{full}")),
+        });
+    }
+    if files.is_empty() {
+        bail!("no Parquet objects found at {arg:?}");
+    }
+    Ok(files)
+}
+
+/// Download a remote input into `dir` (named by its key's hash) and point `path` at it.
+/// Local inputs are left as they are.
+pub fn fetch_remote(file: &mut InputFile, dir: &Path) -> anyhow::Result<()> {
+    use object_store::ObjectStoreExt;
+    let Some(url) = file.remote.clone() else {
+        return Ok(());
+    };
+    let (_, key) = crate::store::split_url(&url);
+    let s3 = crate::store::s3_client(&url)?;
+    let rt = crate::store::runtime()?;
+    let bytes = rt
+        .block_on(async {
+            let r = s3
+                .get(&object_store::path::Path::from(key.as_str()))
+                .await?;
+            r.bytes().await
+        })
+        .with_context(|| format!("cannot download {url}"))?;
+    std::fs::create_dir_all(dir)?;
+    let local = dir.join(format!(
+        "{}.parquet",
+        crate::write::dataset::file_id(&file.key)
+    ));
+    std::fs::write(&local, &bytes).with_context(|| format!("cannot write {}", local.display()))?;
+    file.path = local;
+    Ok(())
 }
 
 #[cfg(test)]

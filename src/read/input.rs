@@ -6,7 +6,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
 };
 
 use super::columns::{CaptionColumn, ImageLayout};
@@ -172,29 +173,66 @@ impl OpenedInput {
         h.finalize().to_hex()[..16].to_string()
     }
 
-    /// Stream the file's rows in batches of at most `batch_size`, row group by row group,
-    /// each tagged with the 0-based index of its first row in the file.
+    /// Stream the file's rows in batches of at most `batch_size` rounded up to an even
+    /// number, each tagged with the 0-based index of its first row in the file.
+    ///
+    /// Every batch starts at an even row offset within the file (the reader fills batches
+    /// across row groups), so schemes that pair rows (2k, 2k+1) always find both in one
+    /// batch. This is the one place the rounding happens.
     pub fn batches(
         &self,
         batch_size: usize,
     ) -> Result<impl Iterator<Item = Result<(u64, RecordBatch), InputError>> + use<>, InputError>
     {
+        self.batches_from(batch_size, 0)
+    }
+
+    /// [`OpenedInput::batches`] from row `start` (even) on: row groups wholly before it are
+    /// not read at all, and the rows before it in its row group are skipped.
+    pub fn batches_from(
+        &self,
+        batch_size: usize,
+        start: u64,
+    ) -> Result<impl Iterator<Item = Result<(u64, RecordBatch), InputError>> + use<>, InputError>
+    {
+        debug_assert!(start % 2 == 0, "batches start at even rows");
         let display = self.file.display.clone();
         let handle = File::open(&self.file.path).map_err(|e| InputError::Open {
             file: display.clone(),
             reason: e.to_string(),
         })?;
-        let reader =
+        let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(handle, self.metadata.clone())
-                .with_batch_size(batch_size.max(1))
-                .build()
-                .map_err(|e| InputError::NotParquet {
-                    file: display.clone(),
-                    reason: e.to_string(),
-                })?;
+                .with_batch_size(even_batch_size(batch_size));
+        if start > 0 {
+            let mut groups = Vec::new();
+            let mut first_row_of_kept = None;
+            let mut row = 0u64;
+            for (i, rg) in self.metadata.metadata().row_groups().iter().enumerate() {
+                let n = rg.num_rows().max(0) as u64;
+                if row + n > start {
+                    groups.push(i);
+                    first_row_of_kept.get_or_insert(row);
+                }
+                row += n;
+            }
+            let kept_from = first_row_of_kept.unwrap_or(row);
+            let kept_rows = row.saturating_sub(kept_from);
+            let skip = (start.min(row) - kept_from) as usize;
+            builder = builder
+                .with_row_groups(groups)
+                .with_row_selection(RowSelection::from(vec![
+                    RowSelector::skip(skip),
+                    RowSelector::select(kept_rows as usize - skip),
+                ]));
+        }
+        let reader = builder.build().map_err(|e| InputError::NotParquet {
+            file: display.clone(),
+            reason: e.to_string(),
+        })?;
         let schema = self.schema.clone();
         let partitions = self.file.partition_values.clone();
-        let mut next_row = 0u64;
+        let mut next_row = start;
         Ok(reader.map(move |batch| {
             let first_row = next_row;
             let batch = batch.map_err(|e| InputError::Read {
@@ -213,6 +251,11 @@ impl OpenedInput {
             Ok((first_row, batch))
         }))
     }
+}
+
+/// `n` rounded up to an even number, at least 2.
+pub fn even_batch_size(n: usize) -> usize {
+    n.max(2).div_ceil(2) * 2
 }
 
 fn with_partition_columns(

@@ -11,4 +11,4 @@ pub mod input;
 
 pub use columns::{CaptionColumn, ImageColumn, ImageLayout};
 pub use discover::{discover_inputs, InputFile};
-pub use input::{InputError, OpenedInput};
+pub use input::{even_batch_size, InputError, OpenedInput};

@@ -37,11 +37,11 @@ impl Default for WriterOptions {
     }
 }
 
-/// A staged file and where it goes when the run is published.
+/// A finished part file in staging and where it goes when its input file is committed.
 #[derive(Debug, Clone)]
 pub struct StagedFile {
     pub staged: PathBuf,
-    /// Path relative to the output folder, e.g. `scheme=aligned/part-...-00000.parquet`.
+    /// Path relative to the output root, e.g. `scheme=aligned/part-...-00000.parquet`.
     pub relative: String,
     pub rows: u64,
 }
@@ -53,9 +53,9 @@ struct OpenPart {
     rows: u64,
 }
 
-/// Writes output batches of one run into staging.
+/// Writes output batches of one run into a local staging folder, part by part; the
+/// caller publishes each input file's parts when that file is complete.
 pub struct DatasetWriter {
-    output: PathBuf,
     staging: PathBuf,
     schema: SchemaRef,
     props: WriterProperties,
@@ -63,7 +63,8 @@ pub struct DatasetWriter {
     /// Open parts by (file id, scheme), and the next sequence number of each.
     open: BTreeMap<(String, String), OpenPart>,
     next_seq: BTreeMap<(String, String), u32>,
-    staged: Vec<StagedFile>,
+    /// Closed parts by file id, not yet handed out.
+    closed: BTreeMap<String, Vec<StagedFile>>,
 }
 
 /// Stable 16-hex id of an input file, from its key: part names are deterministic.
@@ -107,26 +108,25 @@ pub fn writer_properties(
 }
 
 impl DatasetWriter {
+    /// A writer staging its parts below `staging` (created; on the output's file system
+    /// for a local output, so that publishing is a rename).
     pub fn new(
-        output: &Path,
-        run_id: &str,
+        staging: &Path,
         schema: SchemaRef,
         image_column: &str,
         options: WriterOptions,
     ) -> anyhow::Result<Self> {
-        let staging = output.join("_lakeaug").join("staging").join(run_id);
-        std::fs::create_dir_all(&staging)
+        std::fs::create_dir_all(staging)
             .with_context(|| format!("cannot create staging folder {}", staging.display()))?;
         let props = writer_properties(&schema, image_column, &options)?;
         Ok(DatasetWriter {
-            output: output.to_path_buf(),
-            staging,
+            staging: staging.to_path_buf(),
             schema,
             props,
             options,
             open: BTreeMap::new(),
             next_seq: BTreeMap::new(),
-            staged: Vec::new(),
+            closed: BTreeMap::new(),
         })
     }
 
@@ -167,24 +167,39 @@ impl DatasetWriter {
             >= self.options.max_file_bytes
         {
             let part = self.open.remove(&key).expect("present");
-            self.close(part)?;
+            self.close(file_id, part)?;
         }
         Ok(())
     }
 
-    fn close(&mut self, part: OpenPart) -> anyhow::Result<()> {
+    fn close(&mut self, file_id: &str, part: OpenPart) -> anyhow::Result<()> {
         let file = part.writer.into_inner()?;
         file.sync_all()?;
-        self.staged.push(StagedFile {
-            staged: part.staged,
-            relative: part.relative,
-            rows: part.rows,
-        });
+        self.closed
+            .entry(file_id.to_string())
+            .or_default()
+            .push(StagedFile {
+                staged: part.staged,
+                relative: part.relative,
+                rows: part.rows,
+            });
         Ok(())
     }
 
-    /// Close every open part of one input file.
-    pub fn finish_file(&mut self, file_id: &str) -> anyhow::Result<()> {
+    /// Close every open part of one input file and hand out all its parts (sorted by
+    /// name), ready to publish.
+    pub fn finish_file(&mut self, file_id: &str) -> anyhow::Result<Vec<StagedFile>> {
+        let (parts, _) = self.finish_chunk(file_id)?;
+        self.next_seq.retain(|(f, _), _| f != file_id);
+        Ok(parts)
+    }
+
+    /// Close the open parts of one input file at a chunk boundary and hand them out; the
+    /// file's next parts continue the numbering, returned per scheme.
+    pub fn finish_chunk(
+        &mut self,
+        file_id: &str,
+    ) -> anyhow::Result<(Vec<StagedFile>, BTreeMap<String, u32>)> {
         let keys: Vec<_> = self
             .open
             .keys()
@@ -193,65 +208,51 @@ impl DatasetWriter {
             .collect();
         for key in keys {
             let part = self.open.remove(&key).expect("present");
-            self.close(part)?;
+            self.close(file_id, part)?;
         }
-        Ok(())
+        let mut parts = self.closed.remove(file_id).unwrap_or_default();
+        parts.sort_by(|a, b| a.relative.cmp(&b.relative));
+        let next = self
+            .next_seq
+            .iter()
+            .filter(|((f, _), _)| f == file_id)
+            .map(|((_, scheme), seq)| (scheme.clone(), *seq))
+            .collect();
+        Ok((parts, next))
+    }
+
+    /// Number a resumed file's next parts after those an earlier run committed.
+    pub fn continue_parts(&mut self, file_id: &str, next_seq: &BTreeMap<String, u32>) {
+        for (scheme, seq) in next_seq {
+            self.next_seq
+                .insert((file_id.to_string(), scheme.clone()), *seq);
+        }
     }
 
     /// Drop everything written for one input file (it turned out to be bad).
     pub fn discard_file(&mut self, file_id: &str) -> anyhow::Result<()> {
-        self.finish_file(file_id)?;
-        let prefix = format!("part-{file_id}-");
-        let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.staged)
-            .into_iter()
-            .partition(|s| s.relative.contains(&prefix));
-        for s in gone {
+        for s in self.finish_file(file_id)? {
             std::fs::remove_file(&s.staged).ok();
         }
-        self.staged = keep;
         Ok(())
     }
 
-    /// Close all parts and move them into place. Returns the published relative paths.
-    pub fn publish(mut self) -> anyhow::Result<Vec<StagedFile>> {
-        let keys: Vec<_> = self.open.keys().cloned().collect();
-        for key in keys {
-            let part = self.open.remove(&key).expect("present");
-            self.close(part)?;
-        }
-        for s in &self.staged {
-            let target = self.output.join(&s.relative);
-            std::fs::create_dir_all(target.parent().expect("has parent"))?;
-            std::fs::rename(&s.staged, &target).with_context(|| {
-                format!(
-                    "cannot publish {} to {}",
-                    s.staged.display(),
-                    target.display()
-                )
-            })?;
-        }
-        self.remove_staging();
-        let mut staged = std::mem::take(&mut self.staged);
-        staged.sort_by(|a, b| a.relative.cmp(&b.relative));
-        Ok(staged)
-    }
-
-    /// Remove everything this run staged; nothing is published.
+    /// Remove everything still staged.
     pub fn abort(self) {
         // Open writers are dropped with `self`; their files go with the folder.
-        self.remove_staging();
-    }
-
-    /// Remove this run's staging folder, and `_lakeaug/staging` itself once empty.
-    fn remove_staging(&self) {
-        std::fs::remove_dir_all(&self.staging).ok();
-        if let Some(parent) = self.staging.parent() {
-            std::fs::remove_dir(parent).ok();
-        }
+        remove_staging(&self.staging);
     }
 
     /// Where staged files live (for tests and error messages).
     pub fn staging_dir(&self) -> &Path {
         &self.staging
+    }
+}
+
+/// Remove a run's staging folder, and its parent (`_lakeaug/staging`) once empty.
+pub fn remove_staging(staging: &Path) {
+    std::fs::remove_dir_all(staging).ok();
+    if let Some(parent) = staging.parent() {
+        std::fs::remove_dir(parent).ok();
     }
 }

@@ -48,23 +48,30 @@ pub struct Manifest {
     pub rows_per_sec: f64,
     pub threads: usize,
     pub per_scheme: BTreeMap<String, SchemeCounts>,
+    /// Part files published by this run (relative to the output root).
     pub output_files: Vec<String>,
-    pub rejects_file: String,
+    /// Rejects tables published by this run, one per input file with rejected rows.
+    pub rejects_files: Vec<String>,
+    /// Input files skipped because this output already holds them, unchanged.
+    pub unchanged_files: u64,
+    /// Whether this run rebuilt the whole dataset (`--full`).
+    pub full_rebuild: bool,
 }
 
 impl Manifest {
-    /// `DIR/_lakeaug/runs/run-<run_id>.json`.
-    pub fn path(output: &Path, run_id: &str) -> PathBuf {
-        output
-            .join("_lakeaug")
-            .join("runs")
-            .join(format!("run-{run_id}.json"))
+    /// `_lakeaug/runs/run-<run_id>.json`, relative to the output root.
+    pub fn relative_path(run_id: &str) -> String {
+        format!("_lakeaug/runs/run-{run_id}.json")
     }
 
-    pub fn write(&self, output: &Path) -> anyhow::Result<()> {
+    /// `DIR/_lakeaug/runs/run-<run_id>.json` for a local output `DIR`.
+    pub fn path(output: &Path, run_id: &str) -> PathBuf {
+        output.join(Self::relative_path(run_id))
+    }
+
+    pub fn write(&self, store: &dyn crate::store::Store) -> anyhow::Result<()> {
         let json = serde_json::to_vec_pretty(self)?;
-        super::write_atomic(&Self::path(output, &self.run_id), &json)?;
-        Ok(())
+        store.put(&Self::relative_path(&self.run_id), &json)
     }
 
     pub fn read(path: &Path) -> anyhow::Result<Manifest> {

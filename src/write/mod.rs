@@ -5,18 +5,20 @@
 //!
 //! ```text
 //! DIR/scheme=<name>/part-<file id>-<seq>.parquet   augmented rows (hive partition `scheme`)
-//! DIR/_rejects/run-<run id>.parquet                rows that could not be produced, with why
+//! DIR/_rejects/part-<file id>.parquet              rows of one input file that could not be
+//!                                                  produced, with why
 //! DIR/_lakeaug/runs/run-<run id>.json              run manifest, written last
 //! DIR/_lakeaug/staging/<run id>/...                files being written (never read)
 //! ```
 //!
-//! Files are written under staging and renamed into place only when the whole run has
-//! succeeded; a rename within one file system is atomic, so readers see a file entirely or
-//! not at all. Names start with `_` where Parquet readers should skip them.
+//! Files are written under staging and published when their input file is complete (a
+//! rename within one file system, or a completed upload, is atomic), so readers see a file
+//! entirely or not at all. Names start with `_` where Parquet readers should skip them.
 
 pub mod dataset;
 pub mod manifest;
 pub mod rejects;
+pub mod swap;
 
 pub use dataset::{DatasetWriter, WriterOptions};
 pub use manifest::Manifest;

@@ -1,6 +1,5 @@
 //! The rejects table: one row per output row that could not be produced, with the reason.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
@@ -24,8 +23,8 @@ pub fn rejects_schema() -> SchemaRef {
     ]))
 }
 
-/// Write the run's rejects (possibly none) as `path`, atomically.
-pub fn write_rejects(path: &Path, rejects: &[Reject], run_id: &str) -> anyhow::Result<()> {
+/// The rejects of one input file as a Parquet file's bytes.
+pub fn rejects_parquet(rejects: &[Reject], run_id: &str) -> anyhow::Result<Vec<u8>> {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
             rejects.iter().map(|r| r.source_file.as_str()),
@@ -59,6 +58,5 @@ pub fn write_rejects(path: &Path, rejects: &[Reject], run_id: &str) -> anyhow::R
     let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props))?;
     writer.write(&batch)?;
     writer.close()?;
-    super::write_atomic(path, &buf)?;
-    Ok(())
+    Ok(buf)
 }

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: small inputs written on the fly.
 #![allow(dead_code)]
 
+pub mod small_run;
+pub mod venv;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

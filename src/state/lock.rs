@@ -1,0 +1,263 @@
+//! One run at a time per output: `_lakeaug/lock.json`, created only if absent.
+//!
+//! The lock names its holder (run id, pid, host, start time) and carries a heartbeat the
+//! holder refreshes every [`HEARTBEAT_EVERY`]. It is stale, and taken over, when its
+//! process is gone (same host: the pid no longer runs) or its heartbeat is older than
+//! [`STALE_AFTER`] (another host, which we cannot ask).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::Store;
+use crate::write::manifest::rfc3339_micros;
+
+pub const LOCK_PATH: &str = "_lakeaug/lock.json";
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
+pub const STALE_AFTER: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LockInfo {
+    pub run_id: String,
+    pub pid: u32,
+    pub host: String,
+    pub started_at: String,
+    pub heartbeat_us: i64,
+}
+
+/// Another live run holds the output.
+#[derive(Debug, thiserror::Error)]
+#[error("{output} is being written by another run: run {} (pid {} on host {}, started {}); wait for it to finish, or remove {output}/_lakeaug/lock.json if you are sure it is dead", .holder.run_id, .holder.pid, .holder.host, .holder.started_at)]
+pub struct Locked {
+    pub output: String,
+    pub holder: LockInfo,
+}
+
+/// This machine's host name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Whether process `pid` exists on this machine.
+fn pid_alive(pid: u32) -> bool {
+    // Signal 0 checks existence only; EPERM means it exists but is not ours.
+    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+fn now_us() -> i64 {
+    super::micros(std::time::SystemTime::now()).unwrap_or(0)
+}
+
+impl LockInfo {
+    /// Whether the holder is known to be dead.
+    pub fn is_stale(&self, host: &str, now_us: i64) -> bool {
+        if self.host == host {
+            !pid_alive(self.pid)
+        } else {
+            now_us - self.heartbeat_us > STALE_AFTER.as_micros() as i64
+        }
+    }
+}
+
+/// A held lock; refreshed in the background until released or dropped.
+pub struct RunLock {
+    store: Arc<dyn Store>,
+    info: LockInfo,
+    stop: Arc<AtomicBool>,
+    heartbeat: Option<std::thread::JoinHandle<()>>,
+    /// A stale lock this one replaced.
+    pub took_over: Option<LockInfo>,
+}
+
+impl RunLock {
+    /// Take the lock of the output at `store` for `run_id`, or fail naming the holder.
+    pub fn acquire(store: Arc<dyn Store>, run_id: &str) -> anyhow::Result<RunLock> {
+        let host = host_name();
+        let info = LockInfo {
+            run_id: run_id.to_string(),
+            pid: std::process::id(),
+            host: host.clone(),
+            started_at: rfc3339_micros(now_us()),
+            heartbeat_us: now_us(),
+        };
+        let bytes = serde_json::to_vec_pretty(&info)?;
+        let mut took_over = None;
+        for _ in 0..3 {
+            if store.put_if_absent(LOCK_PATH, &bytes)? {
+                return Ok(RunLock::start(store, info, took_over));
+            }
+            let Some(held) = store.get(LOCK_PATH)? else {
+                continue; // released meanwhile
+            };
+            let holder: LockInfo = match serde_json::from_slice(&held) {
+                Ok(h) => h,
+                Err(e) => anyhow::bail!(
+                    "{}/{LOCK_PATH} is not a lakeaug lock ({e}); remove it if no run is active",
+                    store.describe()
+                ),
+            };
+            if holder.run_id == run_id {
+                return Ok(RunLock::start(store, info, took_over));
+            }
+            if !holder.is_stale(&host, now_us()) {
+                return Err(Locked {
+                    output: store.describe(),
+                    holder,
+                }
+                .into());
+            }
+            crate::crash::point("lock-stale-found");
+            // Delete then create-if-absent: of two runs taking over at once, only one
+            // creates the new lock.
+            store.delete(LOCK_PATH)?;
+            took_over = Some(holder);
+        }
+        anyhow::bail!(
+            "{}/{LOCK_PATH}: could not take the lock (it keeps changing)",
+            store.describe()
+        )
+    }
+
+    fn start(store: Arc<dyn Store>, info: LockInfo, took_over: Option<LockInfo>) -> RunLock {
+        let stop = Arc::new(AtomicBool::new(false));
+        let heartbeat = {
+            let (store, stop, mut info) = (store.clone(), stop.clone(), info.clone());
+            std::thread::Builder::new()
+                .name("lakeaug-lock".into())
+                .spawn(move || {
+                    let tick = Duration::from_millis(200);
+                    let mut waited = Duration::ZERO;
+                    while !stop.load(Ordering::SeqCst) {
+                        std::thread::sleep(tick);
+                        waited += tick;
+                        if waited >= HEARTBEAT_EVERY {
+                            waited = Duration::ZERO;
+                            info.heartbeat_us = now_us();
+                            if let Ok(b) = serde_json::to_vec_pretty(&info) {
+                                store.put(LOCK_PATH, &b).ok();
+                            }
+                        }
+                    }
+                })
+                .ok()
+        };
+        RunLock {
+            store,
+            info,
+            stop,
+            heartbeat,
+            took_over,
+        }
+    }
+
+    pub fn info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    fn stop_heartbeat(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.heartbeat.take() {
+            h.join().ok();
+        }
+    }
+
+    /// Write this lock into another store too (the sibling folder a `--full` run builds,
+    /// which becomes the output when swapped in).
+    pub fn copy_to(&self, other: &dyn Store) -> anyhow::Result<()> {
+        other.put(LOCK_PATH, &serde_json::to_vec_pretty(&self.info)?)
+    }
+
+    /// Release the lock if it is still ours.
+    pub fn release(mut self) -> anyhow::Result<()> {
+        self.stop_heartbeat();
+        self.remove_if_ours()
+    }
+
+    fn remove_if_ours(&self) -> anyhow::Result<()> {
+        if let Some(b) = self.store.get(LOCK_PATH)? {
+            if serde_json::from_slice::<LockInfo>(&b).is_ok_and(|h| h.run_id == self.info.run_id) {
+                self.store.delete(LOCK_PATH)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        if self.heartbeat.is_some() {
+            self.stop_heartbeat();
+            self.remove_if_ours().ok();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LocalStore;
+
+    fn store(dir: &std::path::Path) -> Arc<dyn Store> {
+        Arc::new(LocalStore {
+            root: dir.to_path_buf(),
+        })
+    }
+
+    #[test]
+    fn second_run_fails_naming_the_holder_then_gets_it_after_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = RunLock::acquire(store(dir.path()), "run-a").unwrap();
+        let Err(err) = RunLock::acquire(store(dir.path()), "run-b") else {
+            panic!("a second run got the lock");
+        };
+        let locked = err.downcast_ref::<Locked>().expect("a Locked error");
+        assert_eq!(locked.holder.run_id, "run-a");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
+        assert!(msg.contains(&host_name()), "{msg}");
+        assert!(msg.contains(&a.info().started_at), "{msg}");
+        a.release().unwrap();
+        let b = RunLock::acquire(store(dir.path()), "run-b").unwrap();
+        assert!(b.took_over.is_none());
+    }
+
+    #[test]
+    fn a_dead_holder_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        // A process that has exited: its pid no longer runs.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = child.id();
+        child.wait().unwrap();
+        let dead = LockInfo {
+            run_id: "run-dead".into(),
+            pid: dead_pid,
+            host: host_name(),
+            started_at: "2026-01-01T00:00:00.000000Z".into(),
+            heartbeat_us: now_us(),
+        };
+        let s = store(dir.path());
+        s.put(LOCK_PATH, &serde_json::to_vec(&dead).unwrap())
+            .unwrap();
+        let l = RunLock::acquire(s.clone(), "run-new").unwrap();
+        assert_eq!(l.took_over.as_ref().unwrap().run_id, "run-dead");
+
+        // Another host: alive while its heartbeat is fresh, stale once it is old.
+        let other = LockInfo {
+            host: "elsewhere".into(),
+            ..dead.clone()
+        };
+        assert!(!other.is_stale(&host_name(), now_us()));
+        assert!(other.is_stale(&host_name(), now_us() + STALE_AFTER.as_micros() as i64 + 1));
+    }
+}

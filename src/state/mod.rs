@@ -1,0 +1,317 @@
+//! What an output dataset already holds, so that a rerun does only new work.
+//!
+//! Layout below the output root (all under `_lakeaug/`, which Parquet readers skip):
+//!
+//! ```text
+//! _lakeaug/state/dataset.json          the config hash (and config) the dataset is built with
+//! _lakeaug/state/files.json            snapshot: one record per processed input file
+//! _lakeaug/state/commits/<id>.json     records committed since the last snapshot
+//! _lakeaug/lock.json                   the run holding the dataset (see [`lock`])
+//! ```
+//!
+//! A file's record is written (one small atomic object) right after its outputs are
+//! published, so progress is committed per input file and a crash loses only the file in
+//! flight. The snapshot is rewritten once per run (compaction), so planning reads one
+//! object plus the few commits of an interrupted run, whatever the lake's size.
+
+pub mod lock;
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::read::InputFile;
+use crate::store::Store;
+use crate::write::manifest::SchemeCounts;
+
+pub const DATASET_PATH: &str = "_lakeaug/state/dataset.json";
+pub const SNAPSHOT_PATH: &str = "_lakeaug/state/files.json";
+pub const COMMITS_DIR: &str = "_lakeaug/state/commits";
+
+/// The configuration an output dataset is built with.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DatasetState {
+    pub config_hash: String,
+    pub lakeaug_version: String,
+    /// Run that started the dataset (first run, or the last `--full`).
+    pub created_by_run: String,
+    pub config: crate::config::Config,
+}
+
+/// One processed input file: its identity when processed, and what it produced.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileRecord {
+    /// The file's key (path relative to its `--input` root); part names derive from it.
+    pub key: String,
+    /// The path as found from `--input` (what `source_file` holds).
+    pub path: String,
+    pub size: u64,
+    /// Modification time in microseconds since the epoch (local files, and object stores
+    /// without ETags).
+    pub modified_us: Option<i64>,
+    /// Object store entity tag.
+    pub etag: Option<String>,
+    pub footer_fingerprint: String,
+    pub rows: u64,
+    /// Published part files, relative to the output root.
+    pub outputs: Vec<String>,
+    /// The file's rejects tables (one per chunk with rejected rows).
+    pub rejects: Vec<String>,
+    pub per_scheme: BTreeMap<String, SchemeCounts>,
+    pub run_id: String,
+    /// Set while only the first rows of a large file are committed (see [`Partial`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<Partial>,
+}
+
+/// Progress inside a large input file, committed every `chunk_rows` rows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Partial {
+    /// Rows committed so far (a multiple of `chunk_rows`, so even).
+    pub rows_done: u64,
+    pub chunk_rows: u64,
+    /// Sequence number of the next part of each scheme.
+    pub next_seq: BTreeMap<String, u32>,
+    /// Outputs of the file's previous version not yet replaced: removed when it completes.
+    pub replaces: Vec<String>,
+}
+
+/// Microseconds since the epoch.
+pub fn micros(t: SystemTime) -> Option<i64> {
+    t.duration_since(UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_micros() as i64)
+}
+
+impl FileRecord {
+    /// True when `file` is, by its listing alone (size, then ETag or modification time),
+    /// the file this record describes. Reads nothing.
+    pub fn same_listing(&self, file: &InputFile) -> bool {
+        if self.size != file.size {
+            return false;
+        }
+        match (&self.etag, &file.etag) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.modified_us.is_some() && self.modified_us == file.modified.and_then(micros),
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Snapshot {
+    files: Vec<FileRecord>,
+}
+
+/// Why an input file is (or is not) processed in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Never processed into this output.
+    New,
+    /// Processed before, but its size, time, ETag or footer differ now.
+    Changed,
+    /// Partly processed (a run stopped inside it) and unchanged: goes on after the rows
+    /// already committed.
+    Resume,
+    /// Processed before and unchanged: skipped without reading.
+    Unchanged,
+}
+
+impl Plan {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::New => "new",
+            Plan::Changed => "changed",
+            Plan::Resume => "resume",
+            Plan::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// The processed-files state of one output dataset.
+#[derive(Debug, Default)]
+pub struct State {
+    pub dataset: Option<DatasetState>,
+    /// Records by file key.
+    pub files: BTreeMap<String, FileRecord>,
+    /// Commit objects read at load time (folded into the snapshot by [`State::compact`]).
+    pending_commits: Vec<String>,
+}
+
+fn commit_path(key: &str) -> String {
+    format!("{COMMITS_DIR}/{}.json", crate::write::dataset::file_id(key))
+}
+
+impl State {
+    /// Read the state of the dataset at `store` (empty for a new output).
+    pub fn load(store: &dyn Store) -> anyhow::Result<State> {
+        let dataset = match store.get(DATASET_PATH)? {
+            Some(b) => Some(
+                serde_json::from_slice(&b)
+                    .with_context(|| format!("{}/{DATASET_PATH} is damaged", store.describe()))?,
+            ),
+            None => None,
+        };
+        let mut files = BTreeMap::new();
+        if let Some(b) = store.get(SNAPSHOT_PATH)? {
+            let snap: Snapshot = serde_json::from_slice(&b)
+                .with_context(|| format!("{}/{SNAPSHOT_PATH} is damaged", store.describe()))?;
+            for r in snap.files {
+                files.insert(r.key.clone(), r);
+            }
+        }
+        let mut pending_commits = Vec::new();
+        let mut commits = store.list(COMMITS_DIR)?;
+        commits.sort_by(|a, b| a.rel.cmp(&b.rel));
+        for c in commits {
+            if !c.rel.ends_with(".json") {
+                continue;
+            }
+            if let Some(b) = store.get(&c.rel)? {
+                let r: FileRecord = serde_json::from_slice(&b)
+                    .with_context(|| format!("{}/{} is damaged", store.describe(), c.rel))?;
+                files.insert(r.key.clone(), r);
+            }
+            pending_commits.push(c.rel);
+        }
+        Ok(State {
+            dataset,
+            files,
+            pending_commits,
+        })
+    }
+
+    /// How `file` is to be treated, from its listing alone.
+    pub fn plan(&self, file: &InputFile) -> Plan {
+        match self.files.get(&file.key) {
+            None => Plan::New,
+            Some(r) if r.same_listing(file) && r.partial.is_some() => Plan::Resume,
+            Some(r) if r.same_listing(file) => Plan::Unchanged,
+            Some(_) => Plan::Changed,
+        }
+    }
+
+    /// Record that `record`'s file is processed and its outputs published: one atomic
+    /// object, the commit point of that file.
+    pub fn commit(&mut self, store: &dyn Store, record: FileRecord) -> anyhow::Result<()> {
+        let path = commit_path(&record.key);
+        store.put(&path, &serde_json::to_vec(&record)?)?;
+        self.pending_commits.push(path);
+        self.files.insert(record.key.clone(), record);
+        Ok(())
+    }
+
+    /// Write the dataset's config record.
+    pub fn set_dataset(&mut self, store: &dyn Store, dataset: DatasetState) -> anyhow::Result<()> {
+        store.put(DATASET_PATH, &serde_json::to_vec_pretty(&dataset)?)?;
+        self.dataset = Some(dataset);
+        Ok(())
+    }
+
+    /// Fold the commits into a new snapshot (written atomically), then remove them. A crash
+    /// in between leaves commits that the next load applies again, to the same effect.
+    pub fn compact(&mut self, store: &dyn Store) -> anyhow::Result<()> {
+        if self.pending_commits.is_empty() {
+            return Ok(());
+        }
+        let snap = Snapshot {
+            files: self.files.values().cloned().collect(),
+        };
+        store.put(SNAPSHOT_PATH, &serde_json::to_vec(&snap)?)?;
+        for c in std::mem::take(&mut self.pending_commits) {
+            store.delete(&c)?;
+        }
+        Ok(())
+    }
+
+    /// Write `records` as the snapshot directly (tests build large synthetic states so).
+    pub fn write_snapshot(store: &dyn Store, records: Vec<FileRecord>) -> anyhow::Result<()> {
+        store.put(
+            SNAPSHOT_PATH,
+            &serde_json::to_vec(&Snapshot { files: records })?,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LocalStore;
+
+    fn input(key: &str, size: u64, us: i64, etag: Option<&str>) -> InputFile {
+        InputFile {
+            path: key.into(),
+            display: key.into(),
+            key: key.into(),
+            partition_values: vec![],
+            size,
+            modified: Some(UNIX_EPOCH + std::time::Duration::from_micros(us as u64)),
+            etag: etag.map(String::from),
+            remote: None,
+        }
+    }
+
+    fn record(key: &str, size: u64, us: i64, etag: Option<&str>) -> FileRecord {
+        FileRecord {
+            key: key.into(),
+            path: key.into(),
+            size,
+            modified_us: Some(us),
+            etag: etag.map(String::from),
+            footer_fingerprint: "f".into(),
+            rows: 1,
+            outputs: vec![],
+            rejects: vec![],
+            per_scheme: BTreeMap::new(),
+            run_id: "r".into(),
+            partial: None,
+        }
+    }
+
+    #[test]
+    fn listing_decides_new_changed_unchanged() {
+        let mut s = State::default();
+        s.files.insert("a".into(), record("a", 10, 5, None));
+        s.files
+            .insert("e".into(), record("e", 10, 5, Some("\"x\"")));
+        assert_eq!(s.plan(&input("a", 10, 5, None)), Plan::Unchanged);
+        assert_eq!(s.plan(&input("a", 11, 5, None)), Plan::Changed);
+        assert_eq!(s.plan(&input("a", 10, 6, None)), Plan::Changed);
+        assert_eq!(s.plan(&input("b", 10, 5, None)), Plan::New);
+        let mut partly = record("p", 10, 5, None);
+        partly.partial = Some(Partial {
+            rows_done: 4,
+            chunk_rows: 4,
+            next_seq: BTreeMap::new(),
+            replaces: vec![],
+        });
+        s.files.insert("p".into(), partly);
+        assert_eq!(s.plan(&input("p", 10, 5, None)), Plan::Resume);
+        assert_eq!(s.plan(&input("p", 12, 5, None)), Plan::Changed);
+        // With ETags on both sides the ETag decides, not the time.
+        assert_eq!(s.plan(&input("e", 10, 99, Some("\"x\""))), Plan::Unchanged);
+        assert_eq!(s.plan(&input("e", 10, 5, Some("\"y\""))), Plan::Changed);
+    }
+
+    #[test]
+    fn commits_survive_and_compact_into_the_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore {
+            root: dir.path().to_path_buf(),
+        };
+        let mut s = State::load(&store).unwrap();
+        assert!(s.files.is_empty() && s.dataset.is_none());
+        s.commit(&store, record("a", 1, 1, None)).unwrap();
+        s.commit(&store, record("b", 2, 2, None)).unwrap();
+        // A "crash" now: a fresh load sees both commits.
+        let mut again = State::load(&store).unwrap();
+        assert_eq!(again.files.len(), 2);
+        assert_eq!(store.list(COMMITS_DIR).unwrap().len(), 2);
+        again.compact(&store).unwrap();
+        assert!(store.list(COMMITS_DIR).unwrap().is_empty());
+        let last = State::load(&store).unwrap();
+        assert_eq!(last.files["b"], record("b", 2, 2, None));
+        assert_eq!(last.files.len(), 2);
+    }
+}

@@ -1,0 +1,105 @@
+//! `--full` rebuilds into a sibling folder, then swaps it with the output in one step, so
+//! readers see the old dataset or the new one, never a mix.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+const BUILD_MARK: &str = ".lakeaug-full-";
+
+/// `<parent>/<name>.lakeaug-full-<run id>`: where a `--full` run builds the new dataset
+/// (same file system as `output`, so the swap is a rename).
+pub fn sibling_build_dir(output: &Path, run_id: &str) -> anyhow::Result<PathBuf> {
+    let abs = std::fs::canonicalize(output)
+        .with_context(|| format!("cannot resolve {}", output.display()))?;
+    let name = abs
+        .file_name()
+        .with_context(|| format!("{} has no folder name", abs.display()))?
+        .to_string_lossy()
+        .into_owned();
+    Ok(abs.with_file_name(format!("{name}{BUILD_MARK}{run_id}")))
+}
+
+/// Remove sibling build folders that `--full` runs of `output` left when they were killed.
+/// Call with the output's lock held (no live run is building one then).
+pub fn remove_stale_builds(output: &Path) -> usize {
+    let Ok(abs) = std::fs::canonicalize(output) else {
+        return 0;
+    };
+    let (Some(parent), Some(name)) = (abs.parent(), abs.file_name()) else {
+        return 0;
+    };
+    let prefix = format!("{}{BUILD_MARK}", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix)
+            && std::fs::remove_dir_all(e.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Exchange two folders atomically (Linux `renameat2(RENAME_EXCHANGE)`). Where that is not
+/// available, falls back to two renames (a moment in which `b` does not exist).
+pub fn exchange_dirs(a: &Path, b: &Path) -> anyhow::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let ca = CString::new(a.as_os_str().as_bytes())?;
+        let cb = CString::new(b.as_os_str().as_bytes())?;
+        let r = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                ca.as_ptr(),
+                libc::AT_FDCWD,
+                cb.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
+            return Err(err)
+                .with_context(|| format!("cannot swap {} and {}", a.display(), b.display()));
+        }
+    }
+    let aside = a.with_extension("swap-aside");
+    std::fs::rename(b, &aside)?;
+    std::fs::rename(a, b)?;
+    std::fs::rename(&aside, a)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exchange_swaps_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        std::fs::write(a.join("x"), b"from a").unwrap();
+        std::fs::write(b.join("y"), b"from b").unwrap();
+        exchange_dirs(&a, &b).unwrap();
+        assert_eq!(std::fs::read(b.join("x")).unwrap(), b"from a");
+        assert_eq!(std::fs::read(a.join("y")).unwrap(), b"from b");
+        assert!(!a.join("x").exists());
+
+        let sib = sibling_build_dir(&a, "r1").unwrap();
+        assert!(sib.to_string_lossy().ends_with("/a.lakeaug-full-r1"));
+        std::fs::create_dir(&sib).unwrap();
+        assert_eq!(remove_stale_builds(&a), 1);
+        assert!(!sib.exists());
+    }
+}
