@@ -1,4 +1,5 @@
-//! The whole per-row pipeline per scheme (decode -> resize -> augment -> encode) on a
+//! The whole per-row pipeline per scheme (decode -> resize -> sample, caption ops,
+//! augment -> encode) on a
 //! 640x480 JPEG, against the bare transcode (decode -> resize -> encode).
 //!
 //! `cargo bench --bench pipeline`
@@ -6,7 +7,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lakeaug::config::Config;
 use lakeaug::kernels::image as img;
-use lakeaug::schemes::{apply_image, Scheme};
+use lakeaug::schemes::{RowInput, Scheme, TextContext, BUILTIN_SCHEMES};
 
 fn source_jpeg() -> Vec<u8> {
     // A real photo, resized to COCO-like 640x480 and encoded at quality 90.
@@ -23,7 +24,15 @@ fn source_jpeg() -> Vec<u8> {
 
 fn per_row(c: &mut Criterion) {
     let jpeg = source_jpeg();
-    let config = Config::default();
+    let mut config = Config::default();
+    // Every built-in scheme except mixgen, which needs a partner row (see the run bench).
+    config.schemes = BUILTIN_SCHEMES
+        .iter()
+        .filter(|s| **s != "mixgen")
+        .map(|s| s.to_string())
+        .collect();
+    let text = TextContext::from_config(&config.text).unwrap();
+    let caption = "A red motorcycle with a black seat parked on the left of a cluttered garage.";
     let format = config.image.output_format();
     let mut group = c.benchmark_group("per_row_640x480_to_224");
     group.throughput(Throughput::Elements(1));
@@ -42,9 +51,23 @@ fn per_row(c: &mut Criterion) {
             b.iter(|| {
                 seed += 1;
                 let decoded = img::decode_rgb8(&jpeg, config.image.max_pixels).unwrap();
-                let resized = img::resize(&decoded, 224, 224, img::ResizeMode::Stretch);
-                let params = scheme.sample(seed, 224, 224, Some(10));
-                let augmented = apply_image(resized, &params);
+                let row = RowInput {
+                    source_width: decoded.width(),
+                    source_height: decoded.height(),
+                    width: 224,
+                    height: 224,
+                    caption: Some(caption),
+                    partner: None,
+                };
+                let sampled = scheme.sample(seed, &row, &text);
+                let base = match scheme
+                    .crop_source(&decoded, &sampled.params, 224, 224)
+                    .unwrap()
+                {
+                    Some(cropped) => cropped,
+                    None => img::resize(&decoded, 224, 224, img::ResizeMode::Stretch),
+                };
+                let augmented = scheme.apply_image(base, &sampled.params, None).unwrap();
                 let mut out = Vec::with_capacity(32 << 10);
                 img::encode(&augmented, format, &mut out).unwrap();
                 out
