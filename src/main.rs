@@ -39,7 +39,7 @@ struct Cli {
 enum Command {
     /// Augment Parquet input into a new output dataset.
     Run(RunArgs),
-    /// List the schemes, their operations and parameters with defaults.
+    /// List the schemes and every op they can use, with parameters and defaults.
     Schemes(SchemesArgs),
     /// Run SQL over a lakeaug output folder.
     Query(lakeaug::sql::cli::QueryArgs),
@@ -158,6 +158,10 @@ struct SchemesArgs {
     /// Print a TOML config with every default, to start a --config file from.
     #[arg(long)]
     config_template: bool,
+    /// Describe the schemes of this config (its own [scheme.NAME] declarations and
+    /// parameters) instead of the defaults; also checks the config.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -279,22 +283,24 @@ fn print_error(e: &anyhow::Error) {
     }
 }
 
-fn schemes_command(args: &SchemesArgs) {
+fn schemes_command(args: &SchemesArgs) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
     if args.config_template {
-        print!("{}", Config::default().to_toml());
+        print!("{}", config.to_toml());
     } else {
-        print!("{}", lakeaug::schemes::describe(&Config::default()));
+        print!("{}", lakeaug::schemes::describe(&config));
     }
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(args) => return ExitCode::from(run_main(args)),
-        Command::Schemes(args) => {
-            schemes_command(args);
-            Ok(())
-        }
+        Command::Schemes(args) => schemes_command(args),
         Command::Query(args) => lakeaug::sql::cli::run_query(args),
     };
     match result {

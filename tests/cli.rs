@@ -60,6 +60,45 @@ fn schemes_lists_every_parameter_and_template_parses() {
 }
 
 #[test]
+fn schemes_describes_a_config_and_points_at_a_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "schemes = [\"gentle\"]\n[scheme.gentle]\nimage = [{ op = \"gaussian_blur\", sigma = [0.5, 1.0] }]\n",
+    )
+    .unwrap();
+    let out = lakeaug()
+        .args(["schemes", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("gentle\n  image  { op = \"gaussian_blur\", kernel_size = 0, p = 1.0, sigma = [0.5, 1.0] }"),
+        "{text}"
+    );
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "seed = 1\n\n[scheme.gentle]\nimage = [\n  { op = \"rotate\", degrees = -3 },\n]\n",
+    )
+    .unwrap();
+    let out = lakeaug()
+        .args(["schemes", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("bad.toml, line 5") && err.contains("degrees = -3"),
+        "{err}"
+    );
+}
+
+#[test]
 fn run_prints_a_summary_and_fails_cleanly_on_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
