@@ -18,16 +18,6 @@ fn options(inputs: &[String], out: &Path) -> RunOptions {
     o
 }
 
-fn scheme_batch(out: &Path, scheme: &str) -> RecordBatch {
-    let batches: Vec<RecordBatch> = read_dir_batches(out)
-        .into_iter()
-        .filter(|(rel, _)| rel.starts_with(&format!("scheme={scheme}/")))
-        .map(|(_, b)| b)
-        .collect();
-    assert!(!batches.is_empty(), "no output for scheme {scheme}");
-    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
-}
-
 #[test]
 fn sample_data_runs_with_documented_schema_and_reconciled_counts() {
     let dir = tempfile::tempdir().unwrap();

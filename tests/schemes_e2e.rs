@@ -22,16 +22,6 @@ fn options(inputs: &[String], out: &Path, config: Config) -> RunOptions {
     o
 }
 
-fn scheme_batch(out: &Path, scheme: &str) -> RecordBatch {
-    let batches: Vec<RecordBatch> = read_dir_batches(out)
-        .into_iter()
-        .filter(|(rel, _)| rel.starts_with(&format!("scheme={scheme}/")))
-        .map(|(_, b)| b)
-        .collect();
-    assert!(!batches.is_empty(), "no output for scheme {scheme}");
-    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
-}
-
 fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
     let a = b.column_by_name(name).unwrap().as_string::<i32>();
     (0..a.len())

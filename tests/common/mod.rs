@@ -131,3 +131,14 @@ pub fn footer_metadata(path: &Path) -> std::collections::HashMap<String, String>
         })
         .unwrap_or_default()
 }
+
+/// All rows of one scheme's partition of an output folder, concatenated in file order.
+pub fn scheme_batch(out: &Path, scheme: &str) -> RecordBatch {
+    let batches: Vec<RecordBatch> = read_dir_batches(out)
+        .into_iter()
+        .filter(|(rel, _)| rel.starts_with(&format!("scheme={scheme}/")))
+        .map(|(_, b)| b)
+        .collect();
+    assert!(!batches.is_empty(), "no output for scheme {scheme}");
+    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+}
