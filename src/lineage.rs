@@ -158,7 +158,8 @@ pub fn params_from_batch(batch: &RecordBatch, i: usize) -> Result<AugParams, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schemes::{ColorComponent, Erase, JitterOrder};
+    use crate::kernels::image::ColorOp;
+    use crate::schemes::{Erase, JitterOrder};
 
     #[test]
     fn param_table_matches_the_struct() {
@@ -176,7 +177,7 @@ mod tests {
             saturation: Some(1.0),
             hue: Some(0.0),
             hue_skipped: Some(false),
-            jitter_order: Some(JitterOrder(vec![ColorComponent::Hue])),
+            jitter_order: Some(JitterOrder(vec![ColorOp::Hue])),
             rotate_deg: Some(0.0),
             blur_sigma: Some(1.0),
             blur_kernel: Some(3),
@@ -233,10 +234,7 @@ mod tests {
             hflip: Some(true),
             brightness: Some(0.9),
             contrast: Some(1.1),
-            jitter_order: Some(JitterOrder(vec![
-                ColorComponent::Contrast,
-                ColorComponent::Brightness,
-            ])),
+            jitter_order: Some(JitterOrder(vec![ColorOp::Contrast, ColorOp::Brightness])),
             rotate_deg: Some(-3.5),
             words_replaced: Some(vec![]),
             synonym_replacements: Some(vec!["crimson".into(), "红色".into()]),

@@ -26,7 +26,7 @@ mod text_ops;
 pub use builtin::{builtin_specs, OpLocation, SchemeSpec, BUILTIN_SCHEMES};
 pub use describe::describe;
 pub use ops::{FlipCaptions, ImageOp, OpDoc, TextOp, OP_DOCS};
-pub use params::{AugParams, ColorComponent, Crop, Erase, JitterOrder, ParamKind, PARAM_COLUMNS};
+pub use params::{AugParams, Crop, Erase, JitterOrder, ParamKind, PARAM_COLUMNS};
 pub use text_ops::TextContext;
 
 use image::RgbImage;
@@ -34,7 +34,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use crate::config::Config;
-use crate::kernels::image as img;
+use crate::kernels::image::{self as img, ColorOp};
 use crate::kernels::tokens::MlmParams;
 use crate::rng::{stream_rng, Stream};
 
@@ -250,9 +250,9 @@ fn sample_image_op(
                 // Brightness and contrast only, drawn exactly as the original `aligned`
                 // scheme does: the order first, then each factor.
                 let order = if rng.random_bool(0.5) {
-                    [ColorComponent::Brightness, ColorComponent::Contrast]
+                    [ColorOp::Brightness, ColorOp::Contrast]
                 } else {
-                    [ColorComponent::Contrast, ColorComponent::Brightness]
+                    [ColorOp::Contrast, ColorOp::Brightness]
                 };
                 p.jitter_order = Some(JitterOrder(order.to_vec()));
                 p.brightness = Some(uniform_factor(rng, brightness));
@@ -261,7 +261,7 @@ fn sample_image_op(
             }
             // torchvision: a permutation of the components in use, then each factor.
             let spreads = [brightness, contrast, saturation, hue];
-            let mut order: Vec<ColorComponent> = ColorComponent::ALL
+            let mut order: Vec<ColorOp> = ColorOp::ALL
                 .into_iter()
                 .zip(spreads)
                 .filter(|(_, s)| *s > 0.0)
@@ -361,37 +361,27 @@ fn uniform_factor(rng: &mut impl Rng, spread: f32) -> f32 {
     }
 }
 
-/// Colour jitter in its recorded order.
+/// Colour jitter in its recorded order. A hue left alone for a colour word has no factor
+/// and is skipped; a drawn hue is applied even if 0 (Pillow's HSV round trip is not the
+/// identity, and torchvision applies it whenever hue jitter is on).
 fn apply_jitter(image: &mut RgbImage, p: &AugParams) {
     let Some(order) = &p.jitter_order else {
         return;
     };
-    for component in &order.0 {
-        match component {
-            ColorComponent::Brightness => {
-                if let Some(f) = p.brightness {
-                    img::adjust_brightness(image, f);
-                }
-            }
-            ColorComponent::Contrast => {
-                if let Some(f) = p.contrast {
-                    img::adjust_contrast(image, f);
-                }
-            }
-            ColorComponent::Saturation => {
-                if let Some(f) = p.saturation {
-                    img::adjust_saturation(image, f);
-                }
-            }
-            ColorComponent::Hue => {
-                // Applied even for a drawn 0: Pillow's HSV round trip is not the identity,
-                // and torchvision applies it whenever hue jitter is on.
-                if let Some(h) = p.hue {
-                    img::adjust_hue(image, h);
-                }
-            }
-        }
-    }
+    let ops: Vec<(ColorOp, f32)> = order
+        .0
+        .iter()
+        .filter_map(|&op| {
+            let factor = match op {
+                ColorOp::Brightness => p.brightness,
+                ColorOp::Contrast => p.contrast,
+                ColorOp::Saturation => p.saturation,
+                ColorOp::Hue => p.hue,
+            };
+            factor.map(|f| (op, f))
+        })
+        .collect();
+    img::apply_color_ops(image, &ops);
 }
 
 #[cfg(test)]

@@ -310,11 +310,11 @@ impl TextOp {
                 blur_phrases,
                 occlusion_phrases,
             } => {
-                for phrase in blur_phrases.iter().chain(occlusion_phrases) {
-                    if phrase.matches("{}").count() != 1 {
-                        return Err(format!(
-                            "hedge phrase {phrase:?} must contain `{{}}` (the caption) exactly once"
-                        ));
+                // An empty list means the built-in phrases.
+                for phrases in [blur_phrases, occlusion_phrases] {
+                    if !phrases.is_empty() {
+                        crate::kernels::text::hedge::check_hedge_templates(phrases)
+                            .map_err(|e| e.to_string())?;
                     }
                 }
                 Ok(())

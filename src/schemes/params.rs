@@ -6,51 +6,22 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One colour adjustment of a colour jitter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColorComponent {
-    Brightness,
-    Contrast,
-    Saturation,
-    Hue,
-}
-
-impl ColorComponent {
-    pub const ALL: [ColorComponent; 4] = [
-        ColorComponent::Brightness,
-        ColorComponent::Contrast,
-        ColorComponent::Saturation,
-        ColorComponent::Hue,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ColorComponent::Brightness => "brightness",
-            ColorComponent::Contrast => "contrast",
-            ColorComponent::Saturation => "saturation",
-            ColorComponent::Hue => "hue",
-        }
-    }
-
-    fn parse(s: &str) -> Option<ColorComponent> {
-        ColorComponent::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
+use crate::kernels::image::ColorOp;
 
 /// Order in which colour jitter applied its factors, written to `aug_jitter_order` as
 /// e.g. `"contrast,brightness"` (torchvision draws a fresh permutation for every image).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JitterOrder(pub Vec<ColorComponent>);
+pub struct JitterOrder(pub Vec<ColorOp>);
 
 impl JitterOrder {
     pub fn as_string(&self) -> String {
-        let names: Vec<&str> = self.0.iter().map(|c| c.as_str()).collect();
+        let names: Vec<&str> = self.0.iter().map(|c| c.name()).collect();
         names.join(",")
     }
 
     pub fn parse(s: &str) -> Option<JitterOrder> {
         s.split(',')
-            .map(ColorComponent::parse)
+            .map(|name| name.parse().ok())
             .collect::<Option<Vec<_>>>()
             .map(JitterOrder)
     }
