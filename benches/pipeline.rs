@@ -1,5 +1,9 @@
 //! The whole per-row pipeline per scheme (decode -> resize -> augment -> encode) on a
-//! 640x480 JPEG, against the bare transcode (decode -> resize -> encode).
+//! 640x480 JPEG, as `Augmenter` runs it (reduced decoding), against the bare transcode
+//! (decode -> resize -> encode), and the bare transcode with a full-size decode.
+//!
+//! The photo is `/work/shared/data/photos/coffee.png` when present (a real 600x400 photo),
+//! otherwise the repository fixture `tests/fixtures/torchvision/input_large.png`.
 //!
 //! `cargo bench --bench pipeline`
 
@@ -10,11 +14,14 @@ use lakeaug::schemes::{apply_image, Scheme};
 
 fn source_jpeg() -> Vec<u8> {
     // A real photo, resized to COCO-like 640x480 and encoded at quality 90.
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/torchvision/input_large.png"
-    );
-    let photo = image::open(path).expect("fixture photo").to_rgb8();
+    let shared = std::path::PathBuf::from("/work/shared/data/photos/coffee.png");
+    let path = if shared.exists() {
+        shared
+    } else {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/torchvision/input_large.png")
+    };
+    let photo = image::open(path).expect("photo").to_rgb8();
     let photo = img::resize(&photo, 640, 480, img::ResizeMode::Stretch);
     let mut out = Vec::new();
     img::encode(&photo, img::OutputFormat::Jpeg { quality: 90 }, &mut out).unwrap();
@@ -27,7 +34,21 @@ fn per_row(c: &mut Criterion) {
     let format = config.image.output_format();
     let mut group = c.benchmark_group("per_row_640x480_to_224");
     group.throughput(Throughput::Elements(1));
+    let decode = |jpeg: &[u8]| {
+        img::decode_rgb8_reduced(jpeg, config.image.max_pixels, (224, 224))
+            .unwrap()
+            .image
+    };
     group.bench_function("bare_transcode", |b| {
+        b.iter(|| {
+            let decoded = decode(&jpeg);
+            let resized = img::resize(&decoded, 224, 224, img::ResizeMode::Stretch);
+            let mut out = Vec::with_capacity(32 << 10);
+            img::encode(&resized, format, &mut out).unwrap();
+            out
+        })
+    });
+    group.bench_function("bare_transcode_full_decode", |b| {
         b.iter(|| {
             let decoded = img::decode_rgb8(&jpeg, config.image.max_pixels).unwrap();
             let resized = img::resize(&decoded, 224, 224, img::ResizeMode::Stretch);
@@ -41,7 +62,7 @@ fn per_row(c: &mut Criterion) {
         group.bench_function(scheme.name.clone(), |b| {
             b.iter(|| {
                 seed += 1;
-                let decoded = img::decode_rgb8(&jpeg, config.image.max_pixels).unwrap();
+                let decoded = decode(&jpeg);
                 let resized = img::resize(&decoded, 224, 224, img::ResizeMode::Stretch);
                 let params = scheme.sample(seed, 224, 224, Some(10));
                 let augmented = apply_image(resized, &params);

@@ -23,7 +23,9 @@ mod geometry;
 mod resize;
 
 pub use color::{adjust_brightness, adjust_contrast, blend_lut, grayscale_mean_rounded};
-pub use decode::{decode_rgb8, image_format_and_size};
+pub use decode::{
+    decode_rgb8, decode_rgb8_reduced, image_format_and_size, jpeg_scale_denom, ReducedImage,
+};
 pub use encode::{encode, OutputFormat};
 pub use geometry::{erase, hflip, rotate_nearest, rotate_nearest_f64};
 pub use resize::{resize, resize_pillow_exact, shorter_side_crop_geometry, ResizeMode};
