@@ -57,6 +57,21 @@ fn per_row(c: &mut Criterion) {
             out
         })
     });
+    // The per-row path before libjpeg-turbo: the `image` crate's decoder (full size) and
+    // encoder, for a before/after in one run.
+    group.bench_function("bare_transcode_image_crate", |b| {
+        b.iter(|| {
+            let decoded = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg)
+                .unwrap()
+                .into_rgb8();
+            let resized = img::resize(&decoded, 224, 224, img::ResizeMode::Stretch);
+            let mut out = Vec::with_capacity(32 << 10);
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
+                .encode_image(&resized)
+                .unwrap();
+            out
+        })
+    });
     for scheme in Scheme::from_config(&config).unwrap() {
         let mut seed = 0u64;
         group.bench_function(scheme.name.clone(), |b| {

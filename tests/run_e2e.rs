@@ -235,8 +235,11 @@ fn lineage_reproduces_each_image() {
         for i in 0..b.num_rows() {
             let params = lakeaug::lineage::params_from_batch(&b, i).unwrap();
             let src = src_images.value(rows.value(i) as usize);
+            // Decoded as the pipeline does (a large JPEG at a reduced scale).
             let resized = img::resize(
-                &img::decode_rgb8(src, 64_000_000).unwrap(),
+                &img::decode_rgb8_reduced(src, 64_000_000, (224, 224))
+                    .unwrap()
+                    .image,
                 224,
                 224,
                 img::ResizeMode::Stretch,
