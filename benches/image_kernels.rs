@@ -13,8 +13,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use image::RgbImage;
 use lakeaug::kernels::image::{
     adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation, apply_color_ops,
-    decode_rgb8, encode, erase, gaussian_blur, grayscale, hflip, mixgen_blend, resize,
-    resize_pillow_exact, resized_crop, resized_crop_pillow_exact, rotate_nearest,
+    decode_rgb8, decode_rgb8_reduced, encode, erase, gaussian_blur, grayscale, hflip, mixgen_blend,
+    resize, resize_pillow_exact, resized_crop, resized_crop_pillow_exact, rotate_nearest,
     sample_resized_crop, ColorOp, CropBox, OutputFormat, ResizeMode,
 };
 use rand::SeedableRng;
@@ -42,6 +42,19 @@ fn bench_size(c: &mut Criterion, base: &RgbImage, w: u32, h: u32) {
 
     g.bench_function("decode_jpeg_q90", |b| {
         b.iter(|| decode_rgb8(black_box(&jpeg), 64_000_000).expect("decode"))
+    });
+    // What the pipeline does for a 224 output: DCT-domain reduction when the JPEG is at
+    // least twice as large (640x480 -> 320x240; 224x224 stays full size).
+    g.bench_function("decode_jpeg_q90_reduced_for_224", |b| {
+        b.iter(|| decode_rgb8_reduced(black_box(&jpeg), 64_000_000, (224, 224)).expect("decode"))
+    });
+    // Before libjpeg-turbo: the `image` crate's pure-Rust decoder (zune-jpeg), for reference.
+    g.bench_function("decode_jpeg_q90_image_crate", |b| {
+        b.iter(|| {
+            image::load_from_memory_with_format(black_box(&jpeg), image::ImageFormat::Jpeg)
+                .expect("decode")
+                .into_rgb8()
+        })
     });
     g.bench_function("hflip", |b| {
         b.iter_batched_ref(
@@ -126,6 +139,15 @@ fn bench_size(c: &mut Criterion, base: &RgbImage, w: u32, h: u32) {
             })
         });
     }
+    // Before libjpeg-turbo: the `image` crate's pure-Rust encoder, for reference.
+    g.bench_function("encode_jpeg_q90_image_crate", |b| {
+        b.iter(|| {
+            out.clear();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+                .encode_image(black_box(&img))
+                .expect("encode");
+        })
+    });
     g.finish();
 }
 

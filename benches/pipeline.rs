@@ -1,6 +1,8 @@
 //! The whole per-row pipeline per scheme (decode -> resize -> sample, caption ops,
-//! augment -> encode) on a
-//! 640x480 JPEG, against the bare transcode (decode -> resize -> encode).
+//! augment -> encode) on a 640x480 JPEG, as `Augmenter` runs it (reduced decoding unless
+//! the scheme crops the source), against the bare transcode (decode -> resize -> encode),
+//! the bare transcode with a full-size decode, and the bare transcode through the `image`
+//! crate's own JPEG codec (the path before libjpeg-turbo), for a before/after in one run.
 //!
 //! `cargo bench --bench pipeline`
 
@@ -34,23 +36,53 @@ fn per_row(c: &mut Criterion) {
     let text = TextContext::from_config(&config.text).unwrap();
     let caption = "A red motorcycle with a black seat parked on the left of a cluttered garage.";
     let format = config.image.output_format();
+    let max_pixels = config.image.max_pixels;
     let mut group = c.benchmark_group("per_row_640x480_to_224");
     group.throughput(Throughput::Elements(1));
+    let transcode = |decoded: &img::RgbImage| {
+        let resized = img::resize(decoded, 224, 224, img::ResizeMode::Stretch);
+        let mut out = Vec::with_capacity(32 << 10);
+        img::encode(&resized, format, &mut out).unwrap();
+        out
+    };
     group.bench_function("bare_transcode", |b| {
         b.iter(|| {
-            let decoded = img::decode_rgb8(&jpeg, config.image.max_pixels).unwrap();
+            transcode(
+                &img::decode_rgb8_reduced(&jpeg, max_pixels, (224, 224))
+                    .unwrap()
+                    .image,
+            )
+        })
+    });
+    group.bench_function("bare_transcode_full_decode", |b| {
+        b.iter(|| transcode(&img::decode_rgb8(&jpeg, max_pixels).unwrap()))
+    });
+    group.bench_function("bare_transcode_image_crate", |b| {
+        b.iter(|| {
+            let decoded = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg)
+                .unwrap()
+                .into_rgb8();
             let resized = img::resize(&decoded, 224, 224, img::ResizeMode::Stretch);
             let mut out = Vec::with_capacity(32 << 10);
-            img::encode(&resized, format, &mut out).unwrap();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+                .encode_image(&resized)
+                .unwrap();
             out
         })
     });
     for scheme in Scheme::from_config(&config).unwrap() {
         let mut seed = 0u64;
+        let min_size = if scheme.crops_source() {
+            (0, 0)
+        } else {
+            (224, 224)
+        };
         group.bench_function(scheme.name.clone(), |b| {
             b.iter(|| {
                 seed += 1;
-                let decoded = img::decode_rgb8(&jpeg, config.image.max_pixels).unwrap();
+                let decoded = img::decode_rgb8_reduced(&jpeg, max_pixels, min_size)
+                    .unwrap()
+                    .image;
                 let row = RowInput {
                     source_width: decoded.width(),
                     source_height: decoded.height(),

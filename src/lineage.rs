@@ -1,7 +1,7 @@
 //! Lineage columns: where each output row came from and exactly what was done to it.
 //!
 //! Layout (after the input's own columns and the token columns):
-//! `source_file, source_row, source_digest, aug_copy, aug_seed`, one nullable column per
+//! `source_file, source_row, source_digest, source_decode_scale, aug_copy, aug_seed`, one nullable column per
 //! sampled parameter (`aug_<param>`, see [`PARAM_COLUMNS`]; null where the scheme did not
 //! sample it), and `run_id, lakeaug_version, created_at`. Every run writes every
 //! parameter column, whatever its schemes, so all outputs of lakeaug share one schema.
@@ -22,6 +22,8 @@ use crate::schemes::{AugParams, ParamKind, PARAM_COLUMNS};
 pub struct RowLineage {
     pub source_row: i64,
     pub source_digest: String,
+    /// The source image was decoded at 1/`decode_scale` of its stored size (1, 2, 4, 8).
+    pub decode_scale: u8,
     pub copy: i32,
     pub seed: u64,
     pub params: AugParams,
@@ -62,6 +64,7 @@ pub fn lineage_fields() -> Vec<Field> {
         Field::new("source_file", DataType::Utf8, false),
         Field::new("source_row", DataType::Int64, false),
         Field::new("source_digest", DataType::Utf8, false),
+        Field::new("source_decode_scale", DataType::Int32, false),
         Field::new("aug_copy", DataType::Int32, false),
         Field::new("aug_seed", DataType::UInt64, false),
     ];
@@ -111,6 +114,9 @@ pub fn lineage_columns(
         )),
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|r| r.source_digest.as_str()),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            rows.iter().map(|r| r.decode_scale as i32),
         )),
         Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.copy))),
         Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.seed))),
@@ -214,6 +220,7 @@ mod tests {
         let row = RowLineage {
             source_row: 0,
             source_digest: "d".into(),
+            decode_scale: 1,
             copy: 0,
             seed: 0,
             params: full.clone(),
@@ -254,6 +261,7 @@ mod tests {
             RowLineage {
                 source_row: 7,
                 source_digest: "ab".into(),
+                decode_scale: 2,
                 copy: 0,
                 seed: 1,
                 params: a.clone(),
@@ -261,6 +269,7 @@ mod tests {
             RowLineage {
                 source_row: 8,
                 source_digest: "cd".into(),
+                decode_scale: 1,
                 copy: 1,
                 seed: 2,
                 params: b.clone(),

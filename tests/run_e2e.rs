@@ -65,6 +65,7 @@ fn sample_data_runs_with_documented_schema_and_reconciled_counts() {
         "source_file",
         "source_row",
         "source_digest",
+        "source_decode_scale",
         "aug_copy",
         "aug_seed",
         "aug_hflip",
@@ -246,62 +247,70 @@ fn lineage_reproduces_each_image() {
             .column_by_name("source_row")
             .unwrap()
             .as_primitive::<Int64Type>();
+        let scales = b
+            .column_by_name("source_decode_scale")
+            .unwrap()
+            .as_primitive::<Int32Type>();
+        // Several sample photos are JPEGs at least twice the output size: decoded reduced.
+        let reduced = scales.values().iter().filter(|s| **s > 1).count();
+        assert!(
+            reduced >= 3,
+            "{scheme}: only {reduced} rows decoded reduced"
+        );
         for i in 0..b.num_rows() {
             let params = lakeaug::lineage::params_from_batch(&b, i).unwrap();
             let src = src_images.value(rows.value(i) as usize);
-            let resized = img::resize(
-                &img::decode_rgb8(src, 64_000_000).unwrap(),
-                224,
-                224,
-                img::ResizeMode::Stretch,
+            assert!([1, 2, 4, 8].contains(&scales.value(i)), "{scheme} row {i}");
+            let replayed = replay(src, scales.value(i) as u8, scheme, &params);
+            // Encoding is deterministic: the replay gives the very bytes written.
+            assert!(
+                replayed == images.value(i),
+                "{scheme} row {i}: bytes differ"
             );
-            let replayed = lakeaug::schemes::Scheme::named(&Default::default(), scheme)
-                .unwrap()
-                .apply_image(resized, &params, None)
-                .unwrap();
-            let written = img::decode_rgb8(images.value(i), 64_000_000).unwrap();
-            let diff: f64 = replayed
-                .as_raw()
-                .iter()
-                .zip(written.as_raw())
-                .map(|(a, b)| (*a as f64 - *b as f64).abs())
-                .sum::<f64>()
-                / replayed.as_raw().len() as f64;
-            // JPEG quality 95 loses about one level per channel on average.
-            assert!(diff < 2.5, "{scheme} row {i}: mean abs diff {diff}");
         }
     }
     // And a replay with other parameters is clearly different (the check can fail).
     let b = scheme_batch(&out, "aligned");
     let mut params = lakeaug::lineage::params_from_batch(&b, 0).unwrap();
     params.rotate_deg = Some(params.rotate_deg.unwrap() + 10.0);
-    let src = src_images.value(0);
-    let resized = img::resize(
-        &img::decode_rgb8(src, 64_000_000).unwrap(),
-        224,
-        224,
-        img::ResizeMode::Stretch,
-    );
-    let replayed = lakeaug::schemes::Scheme::named(&Default::default(), "aligned")
+    let scale0 = b
+        .column_by_name("source_decode_scale")
         .unwrap()
-        .apply_image(resized, &params, None)
+        .as_primitive::<Int32Type>()
+        .value(0) as u8;
+    assert!(scale0 > 1, "row 0 of the sample data is decoded reduced");
+    let replayed = replay(src_images.value(0), scale0, "aligned", &params);
+    let written = b
+        .column_by_name("image")
+        .unwrap()
+        .as_binary::<i32>()
+        .value(0);
+    assert!(replayed != written, "a 10 degree error went unnoticed");
+    // Nor does a full-size decode give the bytes written: the recorded scale matters.
+    let params = lakeaug::lineage::params_from_batch(&b, 0).unwrap();
+    assert!(replay(src_images.value(0), 1, "aligned", &params) != written);
+    assert!(replay(src_images.value(0), scale0, "aligned", &params) == written);
+}
+
+/// Decode a source image at the recorded scale, resize, apply a scheme's recorded
+/// parameters and encode with the default output settings, as the pipeline does.
+fn replay(
+    src: &[u8],
+    decode_scale: u8,
+    scheme: &str,
+    params: &lakeaug::schemes::AugParams,
+) -> Vec<u8> {
+    let config = Config::default();
+    let decoded = img::decode_rgb8_at_scale(src, config.image.max_pixels, decode_scale).unwrap();
+    let size = config.image.size;
+    let resized = img::resize(&decoded, size, size, img::ResizeMode::Stretch);
+    let image = lakeaug::schemes::Scheme::named(&config, scheme)
+        .unwrap()
+        .apply_image(resized, params, None)
         .unwrap();
-    let written = img::decode_rgb8(
-        b.column_by_name("image")
-            .unwrap()
-            .as_binary::<i32>()
-            .value(0),
-        64_000_000,
-    )
-    .unwrap();
-    let diff: f64 = replayed
-        .as_raw()
-        .iter()
-        .zip(written.as_raw())
-        .map(|(a, b)| (*a as f64 - *b as f64).abs())
-        .sum::<f64>()
-        / replayed.as_raw().len() as f64;
-    assert!(diff > 5.0, "a 10 degree error went unnoticed: {diff}");
+    let mut out = Vec::new();
+    img::encode(&image, config.image.output_format(), &mut out).unwrap();
+    out
 }
 
 #[test]

@@ -114,6 +114,9 @@ struct PreparedRow {
     /// The source image resized to the output size.
     image: RgbImage,
     digest: String,
+    /// The source was decoded at 1/`decode_scale` of its stored size (1 = full; see
+    /// `img::decode_rgb8_reduced`); recorded in lineage as `source_decode_scale`.
+    decode_scale: u8,
     /// One entry per (scheme, copy), scheme-major.
     variants: Vec<Variant>,
 }
@@ -160,9 +163,18 @@ impl Augmenter {
 
     fn prepare_bytes(&self, bytes: &[u8], row: &RowContext) -> Result<PreparedRow, String> {
         let digest = blake3::hash(bytes).to_hex()[..32].to_string();
-        let source =
-            img::decode_rgb8(bytes, self.config.image.max_pixels).map_err(|e| e.to_string())?;
         let size = self.config.image.size;
+        // A JPEG at least twice the output size is decoded reduced in the DCT domain, which
+        // saves most of the decoding work. A scheme that crops draws its crop in the full
+        // source, so then every row is decoded at full size.
+        let min_size = if self.schemes.iter().any(Scheme::crops_source) {
+            (0, 0)
+        } else {
+            (size, size)
+        };
+        let decoded = img::decode_rgb8_reduced(bytes, self.config.image.max_pixels, min_size)
+            .map_err(|e| e.to_string())?;
+        let source = decoded.image;
         let input = RowInput {
             source_width: source.width(),
             source_height: source.height(),
@@ -195,6 +207,7 @@ impl Augmenter {
         Ok(PreparedRow {
             image: img::resize(&source, size, size, self.resize),
             digest,
+            decode_scale: decoded.scale_denom,
             variants,
         })
     }
@@ -337,6 +350,7 @@ impl Augmenter {
                         kept_lineage.push(RowLineage {
                             source_row: (first_row + row as u64) as i64,
                             source_digest: prepared.digest.clone(),
+                            decode_scale: prepared.decode_scale,
                             copy: copy as i32,
                             seed: variant.seed,
                             params: variant.sampled.params.clone(),

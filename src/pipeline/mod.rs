@@ -562,7 +562,7 @@ fn empty_manifest(
         lakeaug_version: crate::VERSION.to_string(),
         started_at: rfc3339_micros(started_us),
         finished_at: rfc3339_micros(now_micros()),
-        duration_secs: started.elapsed().as_secs_f64(),
+        duration_secs: round_to(started.elapsed().as_secs_f64(), 1e6),
         seed: config.seed,
         config_hash: config.hash(),
         config: config.clone(),
@@ -885,7 +885,10 @@ fn process(
         bail!("internal error: {rows_read} rows x {} schemes x {} copies = {expected}, but {rows_written} written + {rows_rejected} rejected", augmenter.schemes.len(), config.copies);
     }
 
-    let duration = started.elapsed().as_secs_f64();
+    // Microseconds and milli-rows/s are plenty, and short decimals read back from the
+    // JSON manifest as the very same f64 (long ones may not without serde_json's
+    // float_roundtrip).
+    let duration = round_to(started.elapsed().as_secs_f64(), 1e6);
     let mut published = written.published;
     published.sort();
     let manifest = Manifest {
@@ -903,7 +906,7 @@ fn process(
         rows_written,
         rows_rejected,
         rows_per_sec: if duration > 0.0 {
-            rows_read as f64 / duration
+            round_to(rows_read as f64 / duration, 1e3)
         } else {
             0.0
         },
@@ -925,4 +928,9 @@ fn process(
         planning_secs,
         output: opts.output.to_string_lossy().into_owned(),
     })
+}
+
+/// `x` rounded to the nearest multiple of `1 / per_unit`.
+fn round_to(x: f64, per_unit: f64) -> f64 {
+    (x * per_unit).round() / per_unit
 }

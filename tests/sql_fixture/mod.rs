@@ -323,6 +323,7 @@ fn lineage_of(rows: &[Gen], source_file: &str, run_id: &str) -> Vec<ArrayRef> {
         .map(|r| RowLineage {
             source_row: r.source_row,
             source_digest: "00".into(),
+            decode_scale: 1,
             copy: r.copy,
             seed: r.seed,
             params: AugParams {

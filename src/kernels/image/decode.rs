@@ -1,10 +1,14 @@
 //! Decoding to RGB8 with a pixel budget checked before any pixel is allocated, and
-//! header-only format/size sniffing.
+//! header-only format/size sniffing. JPEGs go through libjpeg-turbo (the codec Pillow
+//! uses), which can also decode at 1/2, 1/4 or 1/8 scale in the DCT domain.
 
+use std::cell::RefCell;
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
+use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor};
 
 use super::ImageOpError;
 
@@ -25,16 +29,206 @@ use super::ImageOpError;
 /// Never panics: a panic inside a decoder is caught and reported as
 /// [`ImageOpError::Undecodable`].
 pub fn decode_rgb8(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, ImageOpError> {
+    decode_rgb8_reduced(bytes, max_pixels, (0, 0)).map(|d| d.image)
+}
+
+/// An image from [`decode_rgb8_reduced`] and the scale it was decoded at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReducedImage {
+    /// The upright RGB8 pixels.
+    pub image: RgbImage,
+    /// The image was decoded at `1 / scale_denom` of its stored size: 1 (full size), or
+    /// 2, 4 or 8 for a JPEG reduced in the DCT domain (libjpeg-turbo's scaled IDCT).
+    pub scale_denom: u8,
+}
+
+/// [`decode_rgb8`], except that a JPEG much larger than `min_size` (width, height,
+/// upright) is decoded directly at 1/2, 1/4 or 1/8 scale: the largest reduction whose
+/// result still covers `min_size` on both sides (the rule of Pillow's `Image.draft`).
+/// Scaled decoding skips most of the inverse DCT, colour conversion and upsampling work,
+/// and the reduced image is cheaper to resize. Its pixels differ slightly from a full
+/// decode followed by a resize, so the scale used is returned (a reproducible replay
+/// needs it). `min_size` `(0, 0)` always decodes at full size.
+///
+/// Other formats, and JPEGs libjpeg-turbo does not take (CMYK/YCCK, lossless, corrupt
+/// or truncated data), are decoded at full size by the `image` crate as in
+/// [`decode_rgb8`].
+pub fn decode_rgb8_reduced(
+    bytes: &[u8],
+    max_pixels: u64,
+    min_size: (u32, u32),
+) -> Result<ReducedImage, ImageOpError> {
     if bytes.is_empty() {
         return Err(ImageOpError::Empty);
+    }
+    let sniffed = image_format_and_size(bytes);
+    if let Some((_, w, h)) = sniffed {
+        check_size(w, h, max_pixels)?;
+    }
+    if matches!(sniffed, Some(("jpeg", _, _))) {
+        if let Some(reduced) =
+            decode_jpeg_turbo(bytes, max_pixels, Scale::Cover(min_size.0, min_size.1))
+        {
+            return Ok(reduced);
+        }
+    }
+    match catch_unwind(AssertUnwindSafe(|| decode_inner(bytes, max_pixels))) {
+        Ok(r) => r.map(|image| ReducedImage {
+            image,
+            scale_denom: 1,
+        }),
+        Err(_) => Err(ImageOpError::Undecodable("the decoder panicked".into())),
+    }
+}
+
+/// Decodes at exactly 1/`scale_denom` of the stored size: replays a row's recorded
+/// `source_decode_scale` (see [`decode_rgb8_reduced`]). A denominator of 1 is
+/// [`decode_rgb8`]; 2, 4 and 8 need a JPEG libjpeg-turbo can scale, anything else is an
+/// error.
+pub fn decode_rgb8_at_scale(
+    bytes: &[u8],
+    max_pixels: u64,
+    scale_denom: u8,
+) -> Result<RgbImage, ImageOpError> {
+    if scale_denom == 1 {
+        return decode_rgb8(bytes, max_pixels);
+    }
+    if !matches!(scale_denom, 2 | 4 | 8) {
+        return Err(ImageOpError::Undecodable(format!(
+            "decode scale 1/{scale_denom} is not one of 1, 2, 4, 8"
+        )));
     }
     if let Some((_, w, h)) = image_format_and_size(bytes) {
         check_size(w, h, max_pixels)?;
     }
-    match catch_unwind(AssertUnwindSafe(|| decode_inner(bytes, max_pixels))) {
-        Ok(r) => r,
-        Err(_) => Err(ImageOpError::Undecodable("the decoder panicked".into())),
+    decode_jpeg_turbo(bytes, max_pixels, Scale::Exact(scale_denom))
+        .map(|r| r.image)
+        .ok_or_else(|| {
+            ImageOpError::Undecodable(format!(
+                "not a JPEG libjpeg-turbo can decode at 1/{scale_denom} scale"
+            ))
+        })
+}
+
+thread_local! {
+    // A TurboJPEG handle owns libjpeg's decompressor state and buffers; one per thread
+    // reuses them for every image without sharing anything between threads.
+    static DECOMPRESSOR: RefCell<Option<Decompressor>> = const { RefCell::new(None) };
+}
+
+/// The largest reduction `1/d` (d = 8, 4, 2) whose scaled `(w, h)` (rounded up, as
+/// libjpeg does) still covers `min_size`; 1 if none does.
+pub fn jpeg_scale_denom(w: u32, h: u32, min_size: (u32, u32)) -> u8 {
+    if min_size.0 == 0 || min_size.1 == 0 {
+        return 1;
     }
+    for d in [8u32, 4, 2] {
+        if w.div_ceil(d) >= min_size.0 && h.div_ceil(d) >= min_size.1 {
+            return d as u8;
+        }
+    }
+    1
+}
+
+/// How [`decode_jpeg_turbo`] picks its reduction.
+#[derive(Clone, Copy)]
+enum Scale {
+    /// The largest reduction that still covers this upright size ([`jpeg_scale_denom`]).
+    Cover(u32, u32),
+    /// Exactly this denominator (a replay of a recorded `source_decode_scale`).
+    Exact(u8),
+}
+
+/// Decodes a JPEG with libjpeg-turbo at the reduction `scale` asks for; `None` when
+/// libjpeg-turbo cannot or should not (the caller then uses the `image` crate, which also
+/// produces the error message for bad data).
+fn decode_jpeg_turbo(bytes: &[u8], max_pixels: u64, scale: Scale) -> Option<ReducedImage> {
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.try_borrow_mut().ok()?;
+        if slot.is_none() {
+            *slot = Some(Decompressor::new().ok()?);
+        }
+        let dec = slot.as_mut()?;
+        let header = dec.read_header(bytes).ok()?;
+        // CMYK/YCCK need an inversion libjpeg-turbo's RGB output does not do; lossless
+        // JPEGs cannot be scaled: both go to the `image` crate.
+        if header.is_lossless || matches!(header.colorspace, Colorspace::CMYK | Colorspace::YCCK) {
+            return None;
+        }
+        let (w, h) = (
+            u32::try_from(header.width).ok()?,
+            u32::try_from(header.height).ok()?,
+        );
+        if check_size(w, h, max_pixels).is_err() {
+            return None;
+        }
+        let orientation = jpeg_exif_orientation(bytes);
+        // The target is upright: compare it with the stored size turned the same way.
+        let swaps = matches!(
+            orientation,
+            Orientation::Rotate90
+                | Orientation::Rotate270
+                | Orientation::Rotate90FlipH
+                | Orientation::Rotate270FlipH
+        );
+        let denom = match scale {
+            Scale::Cover(mw, mh) => jpeg_scale_denom(w, h, if swaps { (mh, mw) } else { (mw, mh) }),
+            Scale::Exact(d) => d,
+        };
+        let factor = ScalingFactor::new(1, denom as usize);
+        dec.set_scaling_factor(factor).ok()?;
+        let scaled = header.scaled(factor);
+        let mut pixels = vec![0u8; scaled.width * scaled.height * 3];
+        let image = turbojpeg::Image {
+            pixels: pixels.as_mut_slice(),
+            width: scaled.width,
+            pitch: scaled.width * 3,
+            height: scaled.height,
+            format: PixelFormat::RGB,
+        };
+        // Any error or warning (e.g. truncated data) -> the lenient `image` crate path.
+        dec.decompress(bytes, image).ok()?;
+        let rgb = RgbImage::from_raw(scaled.width as u32, scaled.height as u32, pixels)?;
+        let image = if orientation == Orientation::NoTransforms {
+            rgb
+        } else {
+            let mut turned = DynamicImage::ImageRgb8(rgb);
+            turned.apply_orientation(orientation);
+            turned.into_rgb8()
+        };
+        Some(ReducedImage {
+            image,
+            scale_denom: denom,
+        })
+    })
+}
+
+/// The EXIF orientation of a JPEG (its first `APP1` segment starting `Exif\0\0`), or
+/// "no transforms" when there is none or it is malformed.
+fn jpeg_exif_orientation(b: &[u8]) -> Orientation {
+    let mut pos = 2usize;
+    while let Some(&0xFF) = b.get(pos) {
+        let Some(&marker) = b.get(pos + 1) else { break };
+        // Metadata segments come before the frame header; stop at SOF/SOS/EOI.
+        if matches!(marker, 0xC0..=0xCF | 0xDA | 0xD9) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+            break;
+        }
+        let Some(len) = be16(b, pos + 2).map(usize::from) else {
+            break;
+        };
+        if len < 2 {
+            break;
+        }
+        if marker == 0xE1 {
+            if let Some(seg) = b.get(pos + 4..pos + 2 + len) {
+                if let Some(tiff) = seg.strip_prefix(b"Exif\0\0") {
+                    return Orientation::from_exif_chunk(tiff).unwrap_or(Orientation::NoTransforms);
+                }
+            }
+        }
+        pos += 2 + len;
+    }
+    Orientation::NoTransforms
 }
 
 fn check_size(w: u32, h: u32, max_pixels: u64) -> Result<(), ImageOpError> {
@@ -507,17 +701,22 @@ mod tests {
         out
     }
 
-    #[test]
-    fn exif_orientation_6_rotates_clockwise() {
-        // 32x16: the left half red, the right half blue (blocks aligned to 8x8/16x16 MCUs,
-        // so JPEG keeps them close to pure).
-        let img = RgbImage::from_fn(32, 16, |x, _| {
-            if x < 16 {
+    /// The left half pure red, the right half pure blue.
+    fn red_left_blue_right(w: u32, h: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, _| {
+            if x < w / 2 {
                 image::Rgb([255, 0, 0])
             } else {
                 image::Rgb([0, 0, 255])
             }
-        });
+        })
+    }
+
+    #[test]
+    fn exif_orientation_6_rotates_clockwise() {
+        // 32x16: the left half red, the right half blue (blocks aligned to 8x8/16x16 MCUs,
+        // so JPEG keeps them close to pure).
+        let img = red_left_blue_right(32, 16);
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 100)
             .encode_image(&img)
@@ -545,6 +744,150 @@ mod tests {
         // orientation 1 changes nothing
         let same = decode_rgb8(&with_exif_orientation(&jpeg, 1), 10_000).expect("o1");
         assert_eq!(same, plain);
+    }
+
+    #[test]
+    fn scale_choice_keeps_the_target_covered() {
+        // (w, h, min) -> denominator: the largest of 8, 4, 2 with ceil(w/d) >= min_w and
+        // ceil(h/d) >= min_h (libjpeg rounds scaled sizes up).
+        let t = (224, 224);
+        assert_eq!(jpeg_scale_denom(640, 480, t), 2); // 320x240
+        assert_eq!(jpeg_scale_denom(480, 640, t), 2);
+        assert_eq!(jpeg_scale_denom(640, 427, t), 1); // 320x214 would be too short
+        assert_eq!(jpeg_scale_denom(1920, 1080, t), 4); // 480x270
+        assert_eq!(jpeg_scale_denom(4000, 3000, t), 8); // 500x375
+        assert_eq!(jpeg_scale_denom(447, 447, t), 2); // ceil(447/2) = 224
+        assert_eq!(jpeg_scale_denom(446, 446, t), 1); // 223
+        assert_eq!(jpeg_scale_denom(224, 224, t), 1);
+        assert_eq!(jpeg_scale_denom(4000, 3000, (0, 0)), 1);
+    }
+
+    /// A 640x480 photo-like image: smooth gradients plus fine texture.
+    fn textured(w: u32, h: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            let t = ((x * 7 + y * 13) % 17) as u8 * 3;
+            image::Rgb([
+                (x * 255 / w) as u8 / 2 + t,
+                (y * 255 / h) as u8 / 2 + t,
+                128u8.wrapping_add(t),
+            ])
+        })
+    }
+
+    fn turbo_jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
+        let mut out = Vec::new();
+        super::super::encode(img, super::super::OutputFormat::Jpeg { quality }, &mut out)
+            .expect("jpeg");
+        out
+    }
+
+    #[test]
+    fn reduced_decode_halves_and_matches_a_box_downscale() {
+        let img = textured(640, 480);
+        let jpeg = turbo_jpeg(&img, 95);
+        let full = decode_rgb8_reduced(&jpeg, 1 << 24, (0, 0)).expect("full");
+        assert_eq!(full.scale_denom, 1);
+        assert_eq!(full.image.dimensions(), (640, 480));
+        assert_eq!(full.image, decode_rgb8(&jpeg, 1 << 24).expect("plain"));
+
+        let half = decode_rgb8_reduced(&jpeg, 1 << 24, (224, 224)).expect("half");
+        assert_eq!(half.scale_denom, 2);
+        assert_eq!(half.image.dimensions(), (320, 240));
+        // DCT-domain halving is close to averaging 2x2 blocks of the full decode.
+        let mut total = 0u64;
+        for (x, y, p) in half.image.enumerate_pixels() {
+            for c in 0..3 {
+                let sum: u32 = [(0, 0), (1, 0), (0, 1), (1, 1)]
+                    .iter()
+                    .map(|(dx, dy)| full.image.get_pixel(2 * x + dx, 2 * y + dy).0[c] as u32)
+                    .sum();
+                total += ((sum + 2) / 4).abs_diff(p.0[c] as u32) as u64;
+            }
+        }
+        let mean = total as f64 / (320.0 * 240.0 * 3.0);
+        assert!(mean < 2.0, "mean abs diff to a 2x2 box average: {mean}");
+
+        // A target that the halved image would not cover keeps the full size.
+        let full_again = decode_rgb8_reduced(&jpeg, 1 << 24, (321, 200)).expect("full");
+        assert_eq!(full_again.scale_denom, 1);
+        // The pixel budget applies to the stored size, whatever the reduction.
+        assert!(matches!(
+            decode_rgb8_reduced(&jpeg, 640 * 480 - 1, (224, 224)),
+            Err(ImageOpError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn exact_scale_replays_the_chosen_reduction() {
+        let jpeg = turbo_jpeg(&textured(640, 480), 90);
+        let chosen = decode_rgb8_reduced(&jpeg, 1 << 24, (100, 100)).expect("reduced");
+        assert_eq!(chosen.scale_denom, 4); // 160x120 covers 100x100; 80x60 would not
+        assert_eq!(
+            decode_rgb8_at_scale(&jpeg, 1 << 24, 4).expect("at 1/4"),
+            chosen.image
+        );
+        assert_eq!(
+            decode_rgb8_at_scale(&jpeg, 1 << 24, 8)
+                .expect("at 1/8")
+                .dimensions(),
+            (80, 60)
+        );
+        assert_eq!(
+            decode_rgb8_at_scale(&jpeg, 1 << 24, 1).expect("full"),
+            decode_rgb8(&jpeg, 1 << 24).expect("plain")
+        );
+        assert!(decode_rgb8_at_scale(&jpeg, 1 << 24, 3).is_err());
+        // A PNG cannot be scaled in the DCT domain.
+        let png = png_bytes(16, 16, textured(16, 16).as_raw(), ExtendedColorType::Rgb8);
+        assert!(decode_rgb8_at_scale(&png, 1 << 20, 2).is_err());
+        assert!(decode_rgb8_at_scale(&png, 1 << 20, 1).is_ok());
+    }
+
+    #[test]
+    fn reduced_decode_is_deterministic_across_threads() {
+        let jpeg = turbo_jpeg(&textured(640, 480), 90);
+        let here = decode_rgb8_reduced(&jpeg, 1 << 24, (224, 224)).expect("here");
+        let there = std::thread::spawn(move || {
+            decode_rgb8_reduced(&jpeg, 1 << 24, (224, 224)).expect("there")
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(here, there);
+    }
+
+    #[test]
+    fn reduced_decode_applies_exif_orientation_to_the_target() {
+        // stored 64x32, orientation 6 -> upright 32x64. A target of 16x32 (upright) is
+        // covered by the stored image halved (32x16 stored -> 16x32 upright).
+        let img = red_left_blue_right(64, 32);
+        let jpeg = with_exif_orientation(&turbo_jpeg(&img, 100), 6);
+        let r = decode_rgb8_reduced(&jpeg, 10_000, (16, 32)).expect("reduced");
+        assert_eq!(r.scale_denom, 2);
+        assert_eq!(r.image.dimensions(), (16, 32));
+        // the stored left (red) half is the upright top half
+        assert!(
+            r.image.get_pixel(8, 2).0[0] > 200,
+            "{:?}",
+            r.image.get_pixel(8, 2)
+        );
+        assert!(
+            r.image.get_pixel(8, 29).0[2] > 200,
+            "{:?}",
+            r.image.get_pixel(8, 29)
+        );
+        // an upright target of 32x16 is not covered by 16x32: full size
+        let r = decode_rgb8_reduced(&jpeg, 10_000, (32, 32)).expect("full");
+        assert_eq!(r.scale_denom, 1);
+        assert_eq!(r.image.dimensions(), (32, 64));
+    }
+
+    #[test]
+    fn png_is_never_reduced() {
+        let img = textured(64, 64);
+        let png = png_bytes(64, 64, img.as_raw(), ExtendedColorType::Rgb8);
+        let r = decode_rgb8_reduced(&png, 1 << 20, (8, 8)).expect("png");
+        assert_eq!(r.scale_denom, 1);
+        assert_eq!(r.image, img);
     }
 
     #[test]

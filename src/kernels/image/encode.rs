@@ -1,17 +1,26 @@
-//! Encoding RGB8 images to JPEG, PNG or WebP.
+//! Encoding RGB8 images to JPEG (libjpeg-turbo, as Pillow), PNG or WebP.
 
-use image::codecs::jpeg::JpegEncoder;
+use std::cell::RefCell;
+
 use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::{ExtendedColorType, ImageEncoder, RgbImage};
+use turbojpeg::{Compressor, PixelFormat, Subsamp};
 
 use super::ImageOpError;
+
+thread_local! {
+    // A TurboJPEG handle keeps libjpeg's compressor state; one per thread reuses it.
+    static COMPRESSOR: RefCell<Option<Compressor>> = const { RefCell::new(None) };
+}
 
 /// Output encoding of augmented images.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OutputFormat {
-    /// Baseline JPEG, 4:2:0 chroma subsampling; `quality` 1..=100 (0 is treated as 1,
-    /// values above 100 as 100).
+    /// Baseline JPEG, 4:2:0 chroma subsampling, standard Huffman tables, encoded by
+    /// libjpeg-turbo with Pillow's defaults (so `Image.save(f, "JPEG", quality=q)`
+    /// gives the same bytes); `quality` 1..=100 (0 is treated as 1, values above 100
+    /// as 100).
     Jpeg {
         /// Quality factor (libjpeg scale).
         quality: u8,
@@ -35,11 +44,10 @@ pub fn encode(img: &RgbImage, format: OutputFormat, out: &mut Vec<u8>) -> Result
     }
     let start = out.len();
     let result = match format {
-        OutputFormat::Jpeg { quality } => JpegEncoder::new_with_quality(
-            &mut *out,
-            quality.clamp(1, 100),
-        )
-        .write_image(img.as_raw(), w, h, ExtendedColorType::Rgb8),
+        OutputFormat::Jpeg { quality } => {
+            return encode_jpeg(img, quality.clamp(1, 100), out)
+                .map_err(|e| ImageOpError::Encode(e.to_string()));
+        }
         OutputFormat::Png => {
             PngEncoder::new(&mut *out).write_image(img.as_raw(), w, h, ExtendedColorType::Rgb8)
         }
@@ -53,6 +61,34 @@ pub fn encode(img: &RgbImage, format: OutputFormat, out: &mut Vec<u8>) -> Result
     result.map_err(|e| {
         out.truncate(start);
         ImageOpError::Encode(e.to_string())
+    })
+}
+
+/// JPEG through a per-thread TurboJPEG compressor; appends to `out` only on success.
+fn encode_jpeg(img: &RgbImage, quality: u8, out: &mut Vec<u8>) -> Result<(), turbojpeg::Error> {
+    COMPRESSOR.with(|cell| {
+        let mut fresh = None;
+        let mut borrowed = cell.try_borrow_mut().ok();
+        let compressor = match borrowed.as_deref_mut() {
+            Some(slot) => match slot {
+                Some(c) => c,
+                None => slot.insert(Compressor::new()?),
+            },
+            // Only if re-entered on this thread: a one-off compressor.
+            None => fresh.insert(Compressor::new()?),
+        };
+        compressor.set_quality(quality as i32)?;
+        compressor.set_subsamp(Subsamp::Sub2x2)?;
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let bytes = compressor.compress_to_owned(turbojpeg::Image {
+            pixels: img.as_raw().as_slice(),
+            width: w,
+            pitch: w * 3,
+            height: h,
+            format: PixelFormat::RGB,
+        })?;
+        out.extend_from_slice(&bytes);
+        Ok(())
     })
 }
 

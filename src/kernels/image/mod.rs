@@ -42,7 +42,10 @@ pub use color::{
     grayscale_mean_rounded, luma,
 };
 pub use crop::{resized_crop, resized_crop_pillow_exact, sample_resized_crop, CropBox};
-pub use decode::{decode_rgb8, image_format_and_size};
+pub use decode::{
+    decode_rgb8, decode_rgb8_at_scale, decode_rgb8_reduced, image_format_and_size,
+    jpeg_scale_denom, ReducedImage,
+};
 pub use encode::{encode, OutputFormat};
 pub use geometry::{erase, hflip, rotate_nearest, rotate_nearest_f64};
 pub use hsv::{adjust_hue, hsv_to_rgb, hue_shift_byte, rgb_to_hsv};
