@@ -16,7 +16,7 @@ use futures::TryStreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
 use object_store::multipart::MultipartStore;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 
 /// One object (or file) below a store's root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,23 @@ pub struct StoredObject {
     pub modified: Option<SystemTime>,
     /// Object stores' entity tag (changes whenever the content does); `None` for local files.
     pub etag: Option<String>,
+}
+
+/// Which version of an object a compare-and-swap expects: the object store's ETag (and
+/// version id where the store has one); for local files, a hash of the content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    pub e_tag: Option<String>,
+    pub version: Option<String>,
+}
+
+impl ObjectVersion {
+    fn of_content(bytes: &[u8]) -> ObjectVersion {
+        ObjectVersion {
+            e_tag: Some(blake3::hash(bytes).to_hex().to_string()),
+            version: None,
+        }
+    }
 }
 
 /// The operations a run needs from the place its output lives.
@@ -41,6 +58,12 @@ pub trait Store: Send + Sync {
     fn put(&self, rel: &str, bytes: &[u8]) -> anyhow::Result<()>;
     /// Write `bytes` at `rel` only if nothing is there; `false` if something is.
     fn put_if_absent(&self, rel: &str, bytes: &[u8]) -> anyhow::Result<bool>;
+    /// The content at `rel` and its version, `None` if there is nothing.
+    fn get_versioned(&self, rel: &str) -> anyhow::Result<Option<(Vec<u8>, ObjectVersion)>>;
+    /// Replace `rel` with `bytes` only if it still is at `version` (compare-and-swap);
+    /// `false` if it changed or is gone. Of several callers holding the same version,
+    /// exactly one succeeds.
+    fn replace_if(&self, rel: &str, bytes: &[u8], version: &ObjectVersion) -> anyhow::Result<bool>;
     /// The content at `rel`, `None` if there is nothing.
     fn get(&self, rel: &str) -> anyhow::Result<Option<Vec<u8>>>;
     /// Remove `rel`; nothing there is fine.
@@ -108,7 +131,7 @@ impl Store for LocalStore {
         let tmp = dir.join(format!(
             ".{}.new-{}",
             path.file_name().unwrap_or_default().to_string_lossy(),
-            std::process::id()
+            crate::write::unique_suffix()
         ));
         crate::write::write_atomic(&tmp, bytes)?;
         let linked = std::fs::hard_link(&tmp, &path);
@@ -117,6 +140,42 @@ impl Store for LocalStore {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+        }
+    }
+
+    fn get_versioned(&self, rel: &str) -> anyhow::Result<Option<(Vec<u8>, ObjectVersion)>> {
+        Ok(self.get(rel)?.map(|b| {
+            let v = ObjectVersion::of_content(&b);
+            (b, v)
+        }))
+    }
+
+    fn replace_if(&self, rel: &str, bytes: &[u8], version: &ObjectVersion) -> anyhow::Result<bool> {
+        // A file system has no compare-and-swap on a name, so the read-compare-rename runs
+        // under an exclusive `flock` of a guard file beside it: the kernel releases it
+        // when its holder dies, so a killed run never leaves it held.
+        let path = self.root.join(rel);
+        let dir = path.parent().expect("has parent");
+        std::fs::create_dir_all(dir)?;
+        let guard_path = dir.join(format!(
+            ".{}.guard",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        let guard = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&guard_path)
+            .with_context(|| format!("cannot open {}", guard_path.display()))?;
+        let _held = FileLock::exclusive(&guard)
+            .with_context(|| format!("cannot lock {}", guard_path.display()))?;
+        match self.get(rel)? {
+            Some(current) if ObjectVersion::of_content(&current) == *version => {
+                crate::write::write_atomic(&path, bytes)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
 
@@ -142,6 +201,31 @@ impl Store for LocalStore {
         let mut out = Vec::new();
         list_local(&self.root, prefix.trim_end_matches('/'), &mut out)?;
         Ok(out)
+    }
+}
+
+/// An exclusive `flock` on an open file, released on drop (or when the process dies).
+struct FileLock<'a>(&'a std::fs::File);
+
+impl<'a> FileLock<'a> {
+    fn exclusive(file: &'a std::fs::File) -> std::io::Result<FileLock<'a>> {
+        use std::os::fd::AsRawFd;
+        loop {
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Ok(FileLock(file));
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+}
+
+impl Drop for FileLock<'_> {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
     }
 }
 
@@ -284,6 +368,31 @@ impl S3Store {
         }
     }
 
+    /// A PUT that the server makes only if its condition holds: `false` when it did not.
+    fn put_conditional(
+        &self,
+        rel: &str,
+        bytes: &[u8],
+        mode: PutMode,
+        what: &str,
+    ) -> anyhow::Result<bool> {
+        let opts = PutOptions {
+            mode,
+            ..Default::default()
+        };
+        match self.runtime.block_on(self.s3.put_opts(
+            &self.path(rel),
+            PutPayload::from(bytes.to_vec()),
+            opts,
+        )) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. })
+            | Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(anyhow!(e)).with_context(|| format!("cannot {what} {}/{rel}", self.url)),
+        }
+    }
+
     fn upload_note(rel: &str) -> String {
         format!(
             "_lakeaug/uploads/{}.json",
@@ -354,32 +463,39 @@ impl Store for S3Store {
     }
 
     fn put_if_absent(&self, rel: &str, bytes: &[u8]) -> anyhow::Result<bool> {
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
-        };
-        match self.runtime.block_on(self.s3.put_opts(
-            &self.path(rel),
-            PutPayload::from(bytes.to_vec()),
-            opts,
-        )) {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
-            Err(e) => Err(anyhow!(e)).with_context(|| format!("cannot create {}/{rel}", self.url)),
-        }
+        // `If-None-Match: *`: the server refuses it when the object exists.
+        self.put_conditional(rel, bytes, PutMode::Create, "create")
     }
 
     fn get(&self, rel: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.get_versioned(rel)?.map(|(b, _)| b))
+    }
+
+    fn get_versioned(&self, rel: &str) -> anyhow::Result<Option<(Vec<u8>, ObjectVersion)>> {
         let path = self.path(rel);
         let result = self.runtime.block_on(async {
             let r = self.s3.get(&path).await?;
-            r.bytes().await
+            let version = ObjectVersion {
+                e_tag: r.meta.e_tag.clone(),
+                version: r.meta.version.clone(),
+            };
+            r.bytes().await.map(|b| (b, version))
         });
         match result {
-            Ok(b) => Ok(Some(b.to_vec())),
+            Ok((b, v)) => Ok(Some((b.to_vec(), v))),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(anyhow!(e)).with_context(|| format!("cannot read {}/{rel}", self.url)),
         }
+    }
+
+    fn replace_if(&self, rel: &str, bytes: &[u8], version: &ObjectVersion) -> anyhow::Result<bool> {
+        // `If-Match: <ETag>` (set up by `S3ConditionalPut::ETagMatch`): the server refuses
+        // it once the object has changed.
+        let mode = PutMode::Update(UpdateVersion {
+            e_tag: version.e_tag.clone(),
+            version: version.version.clone(),
+        });
+        self.put_conditional(rel, bytes, mode, "replace")
     }
 
     fn delete(&self, rel: &str) -> anyhow::Result<()> {
@@ -567,5 +683,22 @@ mod tests {
         store.delete("a/b/c.txt").unwrap();
         assert_eq!(store.get("a/b/c.txt").unwrap(), None);
         assert!(store.list("nothing").unwrap().is_empty());
+    }
+
+    #[test]
+    fn local_replace_if_is_a_compare_and_swap() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore {
+            root: dir.path().to_path_buf(),
+        };
+        store.put("_lakeaug/lock.json", b"stale").unwrap();
+        let (_, seen) = store.get_versioned("_lakeaug/lock.json").unwrap().unwrap();
+        // Two runs saw the same version: the first swap wins, the second sees a change.
+        assert!(store.replace_if("_lakeaug/lock.json", b"a", &seen).unwrap());
+        assert!(!store.replace_if("_lakeaug/lock.json", b"b", &seen).unwrap());
+        assert_eq!(store.get("_lakeaug/lock.json").unwrap().unwrap(), b"a");
+        store.delete("_lakeaug/lock.json").unwrap();
+        assert!(!store.replace_if("_lakeaug/lock.json", b"c", &seen).unwrap());
+        assert_eq!(store.get("_lakeaug/lock.json").unwrap(), None);
     }
 }

@@ -77,6 +77,28 @@ pub struct RunLock {
     pub took_over: Option<LockInfo>,
 }
 
+/// Write a fresher heartbeat into the lock if it is still `info`'s run's (compare-and-swap,
+/// so a run that was taken over never overwrites the new holder's lock). `false` once the
+/// lock is someone else's: the heartbeat stops, with a warning.
+fn refresh(store: &dyn Store, info: &LockInfo) -> bool {
+    let Ok(Some((held, version))) = store.get_versioned(LOCK_PATH) else {
+        return true; // unreadable for now, or released: try again next beat
+    };
+    let ours = serde_json::from_slice::<LockInfo>(&held).is_ok_and(|h| h.run_id == info.run_id);
+    let swapped = ours
+        && serde_json::to_vec_pretty(info)
+            .ok()
+            .is_some_and(|b| store.replace_if(LOCK_PATH, &b, &version).unwrap_or(true));
+    if !swapped {
+        eprintln!(
+            "lakeaug: warning: {}/{LOCK_PATH} is no longer held by run {} (another run took it over as stale); this run's heartbeat stops",
+            store.describe(),
+            info.run_id
+        );
+    }
+    swapped
+}
+
 impl RunLock {
     /// Take the lock of the output at `store` for `run_id`, or fail naming the holder.
     pub fn acquire(store: Arc<dyn Store>, run_id: &str) -> anyhow::Result<RunLock> {
@@ -89,12 +111,11 @@ impl RunLock {
             heartbeat_us: now_us(),
         };
         let bytes = serde_json::to_vec_pretty(&info)?;
-        let mut took_over = None;
         for _ in 0..3 {
             if store.put_if_absent(LOCK_PATH, &bytes)? {
-                return Ok(RunLock::start(store, info, took_over));
+                return Ok(RunLock::start(store, info, None));
             }
-            let Some(held) = store.get(LOCK_PATH)? else {
+            let Some((held, version)) = store.get_versioned(LOCK_PATH)? else {
                 continue; // released meanwhile
             };
             let holder: LockInfo = match serde_json::from_slice(&held) {
@@ -105,7 +126,7 @@ impl RunLock {
                 ),
             };
             if holder.run_id == run_id {
-                return Ok(RunLock::start(store, info, took_over));
+                return Ok(RunLock::start(store, info, None));
             }
             if !holder.is_stale(&host, now_us()) {
                 return Err(Locked {
@@ -115,10 +136,13 @@ impl RunLock {
                 .into());
             }
             crate::crash::point("lock-stale-found");
-            // Delete then create-if-absent: of two runs taking over at once, only one
-            // creates the new lock.
-            store.delete(LOCK_PATH)?;
-            took_over = Some(holder);
+            // Replace exactly the stale lock read above (compare-and-swap on its version):
+            // of several runs taking it over at once, one swap succeeds, and the others
+            // find the winner's live lock on their next pass. (Deleting the stale lock and
+            // then creating a new one would let a slow run delete the winner's lock.)
+            if store.replace_if(LOCK_PATH, &bytes, &version)? {
+                return Ok(RunLock::start(store, info, Some(holder)));
+            }
         }
         anyhow::bail!(
             "{}/{LOCK_PATH}: could not take the lock (it keeps changing)",
@@ -141,8 +165,8 @@ impl RunLock {
                         if waited >= HEARTBEAT_EVERY {
                             waited = Duration::ZERO;
                             info.heartbeat_us = now_us();
-                            if let Ok(b) = serde_json::to_vec_pretty(&info) {
-                                store.put(LOCK_PATH, &b).ok();
+                            if !refresh(store.as_ref(), &info) {
+                                return;
                             }
                         }
                     }
@@ -259,5 +283,86 @@ mod tests {
         };
         assert!(!other.is_stale(&host_name(), now_us()));
         assert!(other.is_stale(&host_name(), now_us() + STALE_AFTER.as_micros() as i64 + 1));
+    }
+
+    fn dead_lock() -> LockInfo {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = child.id();
+        child.wait().unwrap();
+        LockInfo {
+            run_id: "run-dead".into(),
+            pid: dead_pid,
+            host: host_name(),
+            started_at: "2026-01-01T00:00:00.000000Z".into(),
+            heartbeat_us: now_us(),
+        }
+    }
+
+    /// Many runs take over the same stale lock at the same moment: exactly one gets it, the
+    /// others are refused naming the winner, and the lock file is the winner's.
+    #[test]
+    fn concurrent_takeovers_of_one_stale_lock_have_exactly_one_winner() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let s = store(dir.path());
+            s.put(LOCK_PATH, &serde_json::to_vec(&dead_lock()).unwrap())
+                .unwrap();
+            let n = 8;
+            let barrier = Arc::new(std::sync::Barrier::new(n));
+            let handles: Vec<_> = (0..n)
+                .map(|i| {
+                    let (s, barrier) = (s.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        RunLock::acquire(s, &format!("run-{i}"))
+                    })
+                })
+                .collect();
+            let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            let winners: Vec<&RunLock> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+            assert_eq!(winners.len(), 1, "round {round}: exactly one run may win");
+            let winner = winners[0].info().run_id.clone();
+            assert_eq!(
+                winners[0].took_over.as_ref().unwrap().run_id,
+                "run-dead",
+                "round {round}"
+            );
+            for r in &results {
+                if let Err(e) = r {
+                    let locked = e
+                        .downcast_ref::<Locked>()
+                        .unwrap_or_else(|| panic!("round {round}: {e:#}"));
+                    assert_eq!(locked.holder.run_id, winner, "round {round}");
+                }
+            }
+            let held: LockInfo =
+                serde_json::from_slice(&s.get(LOCK_PATH).unwrap().unwrap()).unwrap();
+            assert_eq!(held.run_id, winner, "round {round}");
+        }
+    }
+
+    /// The interleaving that let two runs win before: both read the same stale lock, then
+    /// both try to replace it. Only the first replacement lands.
+    #[test]
+    fn a_takeover_replaces_only_the_stale_version_it_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        s.put(LOCK_PATH, &serde_json::to_vec(&dead_lock()).unwrap())
+            .unwrap();
+        let (_, seen_by_a) = s.get_versioned(LOCK_PATH).unwrap().unwrap();
+        let (_, seen_by_b) = s.get_versioned(LOCK_PATH).unwrap().unwrap();
+        assert!(s.replace_if(LOCK_PATH, b"{}", &seen_by_a).unwrap());
+        assert!(!s.replace_if(LOCK_PATH, b"{}", &seen_by_b).unwrap());
+        // A run whose lock was taken over stops refreshing it rather than overwrite it.
+        let mut info = dead_lock();
+        info.run_id = "run-b".into();
+        s.put(LOCK_PATH, &serde_json::to_vec(&info).unwrap())
+            .unwrap();
+        let mut other = info.clone();
+        other.run_id = "run-a".into();
+        assert!(!refresh(s.as_ref(), &other));
+        assert!(refresh(s.as_ref(), &info));
+        let held: LockInfo = serde_json::from_slice(&s.get(LOCK_PATH).unwrap().unwrap()).unwrap();
+        assert_eq!(held.run_id, "run-b");
     }
 }
