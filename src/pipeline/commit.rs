@@ -1,13 +1,24 @@
 //! Committing progress: publish a chunk's (or a whole file's) parts and rejects, then write
 //! the file's record. The record is the commit point: until it is written, the next run
-//! redoes that chunk, writing the same part names again.
+//! redoes that chunk.
+//!
+//! One step, for a chunk of input file F being processed as generation G:
+//!
+//! 1. note in F's intent (see [`crate::state::journal`]) the files the step may leave:
+//!    G's new parts and rejects, and, when the step completes F, the previous version's;
+//! 2. publish G's parts and rejects (new names: the previous version is untouched);
+//! 3. commit F's record naming them: from here a snapshot shows G (once complete);
+//! 4. completing F: delete the previous version's files; then clear the intent.
+//!
+//! A crash before 3 leaves G's files unreferenced, after 3 the old version's: either way
+//! the next run deletes exactly those, by the intent.
 
 use std::collections::BTreeMap;
 
 use super::Reject;
-use crate::state::{FileRecord, Partial, State};
+use crate::state::{journal, FileRecord, Partial, State};
 use crate::store::Store;
-use crate::write::dataset::file_id;
+use crate::write::dataset::part_stem;
 use crate::write::manifest::SchemeCounts;
 use crate::write::rejects::rejects_parquet;
 use crate::write::DatasetWriter;
@@ -28,48 +39,44 @@ pub struct ChunkCommit {
     pub rows_done: Option<u64>,
 }
 
-/// `_rejects/part-<file id>-<chunk>.parquet`: one chunk's rejected rows (chunk 0 is the
-/// whole of a file smaller than a chunk).
-fn rejects_rel(file_id: &str, chunk: u64) -> String {
-    format!("_rejects/part-{file_id}-{chunk:05}.parquet")
+/// `_rejects/part-<file id>-g<gen>-<chunk>.parquet`: one chunk's rejected rows (chunk 0 is
+/// the whole of a file smaller than a chunk).
+fn rejects_rel(stem: &str, chunk: u64) -> String {
+    format!("_rejects/part-{stem}-{chunk:05}.parquet")
 }
 
 fn same_identity(a: &FileRecord, b: &FileRecord) -> bool {
     a.key == b.key
+        && a.generation == b.generation
         && a.size == b.size
         && a.modified_us == b.modified_us
         && a.etag == b.etag
         && a.footer_fingerprint == b.footer_fingerprint
 }
 
-/// What is already committed of this very file (same identity, partly done) to build on,
-/// and what a previous version of it left that is to be replaced.
-fn base_of(state: &State, identity: &FileRecord) -> (Option<FileRecord>, Vec<String>) {
+/// What is already committed of this very file (same identity and generation, partly
+/// done) to build on; what a previous version of it left that is to be deleted when this
+/// one completes; and which of those are its last complete version (still what a
+/// snapshot shows).
+fn base_of(state: &State, identity: &FileRecord) -> (Option<FileRecord>, Vec<String>, Vec<String>) {
     match state.files.get(&identity.key) {
         Some(r) if r.partial.is_some() && same_identity(r, identity) => {
-            let replaces = r
-                .partial
-                .as_ref()
-                .map(|p| p.replaces.clone())
-                .unwrap_or_default();
-            (Some(r.clone()), replaces)
+            let p = r.partial.as_ref().expect("checked");
+            (Some(r.clone()), p.replaces.clone(), p.visible.clone())
         }
-        Some(old) => {
-            let mut replaces: Vec<String> = old.outputs.clone();
-            replaces.extend(old.rejects.iter().cloned());
-            if let Some(p) = &old.partial {
-                replaces.extend(p.replaces.iter().cloned());
-            }
-            (None, replaces)
-        }
-        None => (None, Vec::new()),
+        Some(old) => (
+            None,
+            old.referenced().cloned().collect(),
+            old.visible_files(),
+        ),
+        None => (None, Vec::new(), Vec::new()),
     }
 }
 
 /// Where a resumed file's part numbering goes on: seed the writer with it.
 pub fn continue_numbering(writer: &mut DatasetWriter, record: &FileRecord) {
     if let Some(p) = &record.partial {
-        writer.continue_parts(&file_id(&record.key), &p.next_seq);
+        writer.continue_parts(&part_stem(&record.key, record.generation), &p.next_seq);
     }
 }
 
@@ -81,13 +88,24 @@ pub fn commit_chunk(
     run_id: &str,
     c: ChunkCommit,
 ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    let id = file_id(&c.identity.key);
+    let key = c.identity.key.clone();
+    let stem = part_stem(&key, c.identity.generation);
     let finished = c.rows_done.is_none();
     let (parts, next_seq) = if finished {
-        (writer.finish_file(&id)?, BTreeMap::new())
+        (writer.finish_file(&stem)?, BTreeMap::new())
     } else {
-        writer.finish_chunk(&id)?
+        writer.finish_chunk(&stem)?
     };
+    let rejects_file =
+        (!c.rejects.is_empty()).then(|| rejects_rel(&stem, c.first_row / c.chunk_rows.max(1)));
+    let (base, mut replaces, visible) = base_of(state, &c.identity);
+
+    let mut may_leave: Vec<String> = parts.iter().map(|p| p.relative.clone()).collect();
+    may_leave.extend(rejects_file.iter().cloned());
+    if finished {
+        may_leave.extend(replaces.iter().cloned());
+    }
+    journal::announce(store, &key, &may_leave)?;
     crate::crash::point("before-publish");
     let mut published = Vec::new();
     for (i, part) in parts.iter().enumerate() {
@@ -98,13 +116,11 @@ pub fn commit_chunk(
         }
     }
     let mut rejects = Vec::new();
-    if !c.rejects.is_empty() {
-        let rel = rejects_rel(&id, c.first_row / c.chunk_rows.max(1));
+    if let Some(rel) = rejects_file {
         store.put(&rel, &rejects_parquet(&c.rejects, run_id)?)?;
         rejects.push(rel);
     }
 
-    let (base, mut replaces) = base_of(state, &c.identity);
     let mut record = base.unwrap_or_else(|| FileRecord {
         rows: 0,
         outputs: Vec::new(),
@@ -130,23 +146,26 @@ pub fn commit_chunk(
         }
     }
     replaces.retain(|old| !record.outputs.contains(old) && !record.rejects.contains(old));
-    record.partial = match c.rows_done {
-        None => {
-            // What the previous version had and this one does not produce goes now.
-            for old in &replaces {
-                store.delete(old)?;
-            }
-            None
-        }
-        Some(rows_done) => Some(Partial {
-            rows_done,
-            chunk_rows: c.chunk_rows,
-            next_seq,
-            replaces,
-        }),
-    };
+    record.partial = c.rows_done.map(|rows_done| Partial {
+        rows_done,
+        chunk_rows: c.chunk_rows,
+        next_seq,
+        replaces: replaces.clone(),
+        visible,
+    });
     crate::crash::point("before-commit");
     state.commit(store, record)?;
     crate::crash::point("after-commit");
+    if finished {
+        // The previous version's files go only now that the record names the new one.
+        for (i, old) in replaces.iter().enumerate() {
+            store.delete(old)?;
+            if i == 0 {
+                crate::crash::point("mid-replace");
+            }
+        }
+    }
+    crate::crash::point("before-intent-clear");
+    journal::clear(store, &key)?;
     Ok((published, rejects))
 }

@@ -42,7 +42,7 @@ use crate::read::{discover_inputs, InputError, OpenedInput};
 use crate::state::lock::RunLock;
 use crate::state::{DatasetState, FileRecord, Plan, State};
 use crate::store::{LocalStore, Store};
-use crate::write::dataset::file_id;
+use crate::write::dataset::part_stem;
 use crate::write::manifest::{rfc3339_micros, ManifestInput, SchemeCounts, SkippedFile};
 use crate::write::{DatasetWriter, Manifest, WriterOptions};
 use commit::{commit_chunk, continue_numbering, ChunkCommit};
@@ -457,6 +457,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
     }
     let mut state = State::load(store.as_ref())?;
     if !opts.dry_run {
+        crate::state::journal::recover(store.as_ref(), &state)?;
         state.compact(store.as_ref())?;
     }
     let hash = config.hash();
@@ -667,6 +668,24 @@ fn process(
     // Where each file starts: after the committed rows of a partly done file, with the
     // chunk size it was started with (so chunk and part names stay those of one run).
     let chunk_rows = opts.chunk_rows.max(2).div_ceil(2) * 2;
+    // Which generation each file's parts get: a resumed file goes on with its own, any
+    // other processing starts the next one (see `crate::state`).
+    let generations: Vec<u32> = inputs
+        .iter()
+        .map(|input| {
+            let key = &input.file.key;
+            match state.files.get(key) {
+                Some(r) if todo_plan(todo, key) == Some(Plan::Resume) => r.generation,
+                Some(r) => r.generation + 1,
+                None => 1,
+            }
+        })
+        .collect();
+    let stems: Vec<String> = inputs
+        .iter()
+        .zip(&generations)
+        .map(|(input, g)| part_stem(&input.file.key, *g))
+        .collect();
     let plans: Vec<ReadPlan> = inputs
         .iter()
         .map(|input| {
@@ -758,6 +777,7 @@ fn process(
         send(WriteMsg::Commit(Box::new(ChunkCommit {
             identity: FileRecord {
                 key: input.file.key.clone(),
+                generation: generations[file],
                 path: input.file.display.clone(),
                 size: input.file.size,
                 modified_us: input.file.modified.and_then(crate::state::micros),
@@ -792,12 +812,12 @@ fn process(
                         .install(|| augmenter.augment_batch(input, &schema, first_row, &batch))?;
                     let p = &mut pending[file];
                     p.rows += batch.num_rows() as u64;
-                    let id = file_id(&input.file.key);
+                    let id = &stems[file];
                     for (scheme, out_batch) in augmenter.schemes.iter().zip(out.batches) {
                         p.counts.entry(scheme.name.clone()).or_default().written +=
                             out_batch.num_rows() as u64;
                         send(WriteMsg::Batch {
-                            file_id: id.clone(),
+                            file_id: id.to_string(),
                             scheme: scheme.name.clone(),
                             batch: out_batch,
                         })?;
@@ -843,7 +863,7 @@ fn process(
                     }
                     let input = &inputs[file];
                     send(WriteMsg::Discard {
-                        file_id: file_id(&input.file.key),
+                        file_id: stems[file].clone(),
                     })?;
                     let dropped = std::mem::take(&mut pending[file]);
                     bar.inc(

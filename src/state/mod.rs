@@ -6,6 +6,7 @@
 //! _lakeaug/state/dataset.json          the config hash (and config) the dataset is built with
 //! _lakeaug/state/files.json            snapshot: one record per processed input file
 //! _lakeaug/state/commits/<id>.json     records committed since the last snapshot
+//! _lakeaug/state/intents/<id>.json     files a commit in flight may leave (see [`journal`])
 //! _lakeaug/lock.json                   the run holding the dataset (see [`lock`])
 //! ```
 //!
@@ -13,7 +14,14 @@
 //! published, so progress is committed per input file and a crash loses only the file in
 //! flight. The snapshot is rewritten once per run (compaction), so planning reads one
 //! object plus the few commits of an interrupted run, whatever the lake's size.
+//!
+//! Each processing of an input file writes a new *generation* of parts
+//! (`part-<file id>-g<generation>-<seq>.parquet`), so a changed file's new parts never
+//! overwrite the old ones: the old generation stays whole until the record naming the
+//! new one is committed, and is deleted after. The committed records are therefore a
+//! consistent snapshot of the dataset at every moment ([`State::snapshot_files`]).
 
+pub mod journal;
 pub mod lock;
 
 use std::collections::BTreeMap;
@@ -45,6 +53,10 @@ pub struct DatasetState {
 pub struct FileRecord {
     /// The file's key (path relative to its `--input` root); part names derive from it.
     pub key: String,
+    /// Which processing of this file `outputs` and `rejects` come from (1 for the first;
+    /// 0 in records written before generations existed). Part names carry it.
+    #[serde(default)]
+    pub generation: u32,
     /// The path as found from `--input` (what `source_file` holds).
     pub path: String,
     pub size: u64,
@@ -76,6 +88,10 @@ pub struct Partial {
     pub next_seq: BTreeMap<String, u32>,
     /// Outputs of the file's previous version not yet replaced: removed when it completes.
     pub replaces: Vec<String>,
+    /// Of `replaces`, the last complete version's parts and rejects: what a consistent
+    /// snapshot shows of this file until this version completes (empty for a new file).
+    #[serde(default)]
+    pub visible: Vec<String>,
 }
 
 /// Microseconds since the epoch.
@@ -86,6 +102,22 @@ pub fn micros(t: SystemTime) -> Option<i64> {
 }
 
 impl FileRecord {
+    /// The parts and rejects of this file's last complete version: what a reader of a
+    /// consistent snapshot sees.
+    pub fn visible_files(&self) -> Vec<String> {
+        match &self.partial {
+            Some(p) => p.visible.clone(),
+            None => self.outputs.iter().chain(&self.rejects).cloned().collect(),
+        }
+    }
+
+    /// Every file this record still accounts for: its current parts and rejects, and those
+    /// of a previous version it has yet to delete. Anything else of this file is garbage.
+    pub fn referenced(&self) -> impl Iterator<Item = &String> {
+        let replaced = self.partial.iter().flat_map(|p| &p.replaces);
+        self.outputs.iter().chain(&self.rejects).chain(replaced)
+    }
+
     /// True when `file` is, by its listing alone (size, then ETag or modification time),
     /// the file this record describes. Reads nothing.
     pub fn same_listing(&self, file: &InputFile) -> bool {
@@ -225,6 +257,19 @@ impl State {
         Ok(())
     }
 
+    /// Every part and rejects file of the committed snapshot, sorted: each input file's
+    /// last complete version ([`FileRecord::visible_files`]). `lakeaug query` reads exactly
+    /// these, so it never sees two versions of a file side by side, nor half of one.
+    pub fn snapshot_files(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .files
+            .values()
+            .flat_map(FileRecord::visible_files)
+            .collect();
+        all.sort();
+        all
+    }
+
     /// Write `records` as the snapshot directly (tests build large synthetic states so).
     pub fn write_snapshot(store: &dyn Store, records: Vec<FileRecord>) -> anyhow::Result<()> {
         store.put(
@@ -266,6 +311,7 @@ mod tests {
             per_scheme: BTreeMap::new(),
             run_id: "r".into(),
             partial: None,
+            generation: 1,
         }
     }
 
@@ -285,6 +331,7 @@ mod tests {
             chunk_rows: 4,
             next_seq: BTreeMap::new(),
             replaces: vec![],
+            visible: vec![],
         });
         s.files.insert("p".into(), partly);
         assert_eq!(s.plan(&input("p", 10, 5, None)), Plan::Resume);

@@ -72,6 +72,13 @@ pub fn file_id(key: &str) -> String {
     blake3::hash(key.as_bytes()).to_hex()[..16].to_string()
 }
 
+/// `<file id>-g<generation>`: the stem of the part names of one processing of an input
+/// file (the writer's `file_id` argument). A changed file's next generation gets new
+/// names, so its old parts stay whole until the new ones are committed.
+pub fn part_stem(key: &str, generation: u32) -> String {
+    format!("{}-g{generation}", file_id(key))
+}
+
 /// Writer properties: zstd everywhere except the encoded images (already compressed),
 /// which also get no dictionary and no min/max statistics.
 pub fn writer_properties(
@@ -130,7 +137,8 @@ impl DatasetWriter {
         })
     }
 
-    /// Append a batch of `scheme` rows that came from the input file with id `file_id`.
+    /// Append a batch of `scheme` rows that came from the input file whose parts are named
+    /// after `file_id` (its [`part_stem`]).
     pub fn write(
         &mut self,
         file_id: &str,

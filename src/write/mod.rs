@@ -4,9 +4,10 @@
 //! Layout under the output folder `DIR`:
 //!
 //! ```text
-//! DIR/scheme=<name>/part-<file id>-<seq>.parquet   augmented rows (hive partition `scheme`)
-//! DIR/_rejects/part-<file id>.parquet              rows of one input file that could not be
-//!                                                  produced, with why
+//! DIR/scheme=<name>/part-<file id>-g<gen>-<seq>.parquet  augmented rows (hive partition
+//!                                                         `scheme`), per generation
+//! DIR/_rejects/part-<file id>-g<gen>-<chunk>.parquet      rows of one input file that could
+//!                                                         not be produced, with why
 //! DIR/_lakeaug/runs/run-<run id>.json              run manifest, written last
 //! DIR/_lakeaug/staging/<run id>/...                files being written (never read)
 //! ```
