@@ -3,13 +3,16 @@
 //! | table | contents |
 //! |---|---|
 //! | `augmented` | every `DIR/scheme=<name>/part-*.parquet`, with `scheme` as a hive partition column (filters on it prune files) |
-//! | `rejects` | `DIR/_rejects/run-*.parquet` |
+//! | `rejects` | `DIR/_rejects/part-*.parquet` |
 //! | `runs` | one row per run manifest `DIR/_lakeaug/runs/run-*.json` |
 //! | `run_schemes` | one row per run and scheme: rows written and rejected, from the manifests |
 //! | `source` | with `--source`: the input tables plus `source_file`, `source_row` |
 //!
 //! Staging files (`DIR/_lakeaug/staging/`) are never read: the listing only takes
-//! `part-*.parquet` files directly below a `scheme=` folder.
+//! `part-*.parquet` files directly below a `scheme=` folder. When the folder has lakeaug
+//! state, `augmented` and `rejects` take only the files of its committed snapshot (each
+//! input file's last complete generation), so a query during a run never sees an input
+//! file's old and new parts side by side.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,9 +28,11 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use serde_json::Value;
 
+use super::snapshot::{committed_files, SnapshotStore};
 use super::source::{discover_sources, SourceTable};
 use super::udfs::register_udfs;
 
@@ -56,8 +61,27 @@ pub async fn session_for(dir: &Path, sources: &[String]) -> Result<SessionContex
     let ctx = SessionContext::new_with_config(config);
     register_udfs(&ctx);
 
-    let part_files = partition_files(&dir)?;
-    let augmented: Arc<dyn TableProvider> = if part_files.is_empty() {
+    // With lakeaug state, read the committed snapshot only (see `super::snapshot`).
+    let snapshot = committed_files(&dir)?;
+    if let Some(files) = &snapshot {
+        let url = ObjectStoreUrl::local_filesystem();
+        let local = ctx.runtime_env().object_store(&url)?;
+        ctx.register_object_store(
+            url.as_ref(),
+            Arc::new(SnapshotStore::new(local, &dir, files)?),
+        );
+    }
+    let committed_under = |folder: &str| {
+        snapshot
+            .as_ref()
+            .map(|files| files.iter().any(|f| f.starts_with(folder)))
+    };
+
+    let has_parts = match committed_under("scheme=") {
+        Some(any) => any,
+        None => !partition_files(&dir)?.is_empty(),
+    };
+    let augmented: Arc<dyn TableProvider> = if !has_parts {
         // Nothing written yet (or every row rejected): an empty table still answers
         // `count(*)` and the lineage/parameter queries.
         Arc::new(MemTable::try_new(lineage_schema(), vec![vec![]])?)
@@ -67,7 +91,11 @@ pub async fn session_for(dir: &Path, sources: &[String]) -> Result<SessionContex
     ctx.register_table("augmented", augmented)?;
 
     let rejects_dir = dir.join("_rejects");
-    let rejects: Arc<dyn TableProvider> = if has_parquet(&rejects_dir)? {
+    let has_rejects = match committed_under("_rejects/") {
+        Some(any) => any,
+        None => has_parquet(&rejects_dir)?,
+    };
+    let rejects: Arc<dyn TableProvider> = if has_rejects {
         listing_table(&ctx, &rejects_dir, "*.parquet", false).await?
     } else {
         Arc::new(MemTable::try_new(rejects_schema(), vec![vec![]])?)

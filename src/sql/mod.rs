@@ -3,6 +3,7 @@
 //! - [`context`]: [`session_for`] registers `augmented`, `rejects`, `runs`,
 //!   `run_schemes` and (with `--source`) `source` over an output folder.
 //! - [`source`]: the `source` table provider (input rows with `source_file`, `source_row`).
+//! - [`snapshot`]: `augmented` and `rejects` read only the committed files of a run.
 //! - [`udfs`]: `image_info`, `word_count`, `word_edit_distance`, `token_count`.
 //! - [`display`]: text tables with image summaries; CSV/JSON-friendly batches.
 //! - [`cli`]: `lakeaug query` arguments and execution; [`repl`]: the interactive prompt.
@@ -11,6 +12,7 @@ pub mod cli;
 pub mod context;
 pub mod display;
 pub mod repl;
+pub mod snapshot;
 pub mod source;
 pub mod udfs;
 
