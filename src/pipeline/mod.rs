@@ -25,7 +25,7 @@ pub use plan::{check_unique_keys, plan_inputs, render_plan, PlannedFile};
 pub use summary::{RunStatus, RunSummary};
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -365,27 +365,56 @@ struct Target {
     downloads: Option<PathBuf>,
 }
 
-/// Clear what dead runs left: staging folders, `--full` build folders, unfinished uploads.
-/// Called with the lock held, before this run creates anything.
-fn recover(store: &dyn Store) -> anyhow::Result<()> {
+/// Clear what dead runs left: staging folders, `--full` build folders (but `keep_build`,
+/// which this `--full` run continues), unfinished uploads. Called with the lock held,
+/// before this run creates anything.
+fn recover(store: &dyn Store, keep_build: Option<&Path>) -> anyhow::Result<()> {
     if let Some(root) = store.local_root() {
-        let staging = root.join("_lakeaug").join("staging");
-        if staging.exists() {
-            std::fs::remove_dir_all(&staging)
-                .with_context(|| format!("cannot remove stale {}", staging.display()))?;
-        }
-        crate::write::swap::remove_stale_builds(root);
+        remove_local_staging(root)?;
+        crate::write::swap::remove_stale_builds(root, keep_build);
     }
     store.abort_stale_uploads()?;
     Ok(())
 }
 
+fn remove_local_staging(root: &Path) -> anyhow::Result<()> {
+    let staging = root.join("_lakeaug").join("staging");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot remove stale {}", staging.display()))?;
+    }
+    Ok(())
+}
+
+/// The state of the `--full` build folder `build`, made ready to continue: what a killed
+/// `--full` run with this config committed there (its uncommitted leftovers removed), or
+/// nothing for a new build. A folder built with another config is started over.
+fn open_build(build: &Path, store: &dyn Store, hash: &str) -> anyhow::Result<State> {
+    let mut state = State::load(store)?;
+    if state
+        .dataset
+        .as_ref()
+        .is_some_and(|d| d.config_hash != hash)
+    {
+        std::fs::remove_dir_all(build)
+            .with_context(|| format!("cannot remove stale {}", build.display()))?;
+        std::fs::create_dir_all(build)
+            .with_context(|| format!("cannot create {}", build.display()))?;
+        return Ok(State::default());
+    }
+    remove_local_staging(build)?;
+    crate::state::journal::recover(store, &state)?;
+    state.compact(store)?;
+    Ok(state)
+}
+
+/// Where this run writes, and for `--full` the state of the build folder it continues.
 fn prepare_target(
     opts: &RunOptions,
     store: &Arc<dyn Store>,
     lock: &RunLock,
     run_id: &str,
-) -> anyhow::Result<Target> {
+) -> anyhow::Result<(Target, Option<State>)> {
     let tmp = std::env::temp_dir().join(format!("lakeaug-{run_id}"));
     let downloads = opts
         .inputs
@@ -394,37 +423,57 @@ fn prepare_target(
         .then(|| tmp.join("inputs"));
     match store.local_root() {
         Some(root) if opts.full => {
-            let build = crate::write::swap::sibling_build_dir(root, run_id)?;
+            let hash = opts.config.hash();
+            let build = crate::write::swap::sibling_build_dir(root, &hash)?;
             std::fs::create_dir_all(&build)
                 .with_context(|| format!("cannot create {}", build.display()))?;
             let sibling: Arc<dyn Store> = Arc::new(LocalStore {
                 root: build.clone(),
             });
+            let state = open_build(&build, sibling.as_ref(), &hash)?;
             lock.copy_to(sibling.as_ref())?;
-            Ok(Target {
-                staging: build.join("_lakeaug").join("staging").join(run_id),
-                store: sibling,
-                build_dir: Some(build),
-                downloads,
-            })
+            Ok((
+                Target {
+                    staging: build.join("_lakeaug").join("staging").join(run_id),
+                    store: sibling,
+                    build_dir: Some(build),
+                    downloads,
+                },
+                Some(state),
+            ))
         }
-        Some(root) => Ok(Target {
-            staging: root.join("_lakeaug").join("staging").join(run_id),
-            store: store.clone(),
-            build_dir: None,
-            downloads,
-        }),
+        Some(root) => Ok((
+            Target {
+                staging: root.join("_lakeaug").join("staging").join(run_id),
+                store: store.clone(),
+                build_dir: None,
+                downloads,
+            },
+            None,
+        )),
         None if opts.full => bail!(
             "--full on an object store cannot swap the dataset atomically: rebuild into a new prefix instead (e.g. {}-v2) and point readers at it",
             store.describe()
         ),
-        None => Ok(Target {
-            staging: tmp.join("staging"),
-            store: store.clone(),
-            build_dir: None,
-            downloads,
-        }),
+        None => Ok((
+            Target {
+                staging: tmp.join("staging"),
+                store: store.clone(),
+                build_dir: None,
+                downloads,
+            },
+            None,
+        )),
     }
+}
+
+/// Swap a finished `--full` build in for the output, and remove the old dataset.
+fn swap_in(build: &Path, root: &Path) -> anyhow::Result<()> {
+    crate::crash::point("before-swap");
+    crate::write::swap::exchange_dirs(build, root)?;
+    // `build` now holds the old dataset.
+    std::fs::remove_dir_all(build).ok();
+    Ok(())
 }
 
 /// Run the job. On error, files committed before the error stay (a rerun goes on from
@@ -452,8 +501,14 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
     } else {
         Some(RunLock::acquire(store.clone(), &run_id)?)
     };
+    let keep_build = match store.local_root() {
+        Some(root) if opts.full && !opts.dry_run => {
+            Some(crate::write::swap::sibling_build_dir(root, &config.hash())?)
+        }
+        _ => None,
+    };
     if !opts.dry_run {
-        recover(store.as_ref())?;
+        recover(store.as_ref(), keep_build.as_deref())?;
     }
     let mut state = State::load(store.as_ref())?;
     if !opts.dry_run {
@@ -473,13 +528,23 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
         }
     }
 
+    // A `--full` run plans against the build folder it continues (empty when new), so a
+    // killed `--full` run's committed files are not redone.
+    let (target, state) = match &lock {
+        Some(lock) => {
+            let (target, build_state) = prepare_target(opts, &store, lock, &run_id)?;
+            (Some(target), build_state.unwrap_or(state))
+        }
+        None => (None, state),
+    };
+
     // Plan from listings alone; open only what is to be processed.
     let files = discover_inputs(&opts.inputs)?;
     check_unique_keys(&files)?;
     let (planned, mut footers_read) = plan_inputs(
         files,
         &state,
-        opts.full,
+        opts.full && opts.dry_run,
         opts.verify_footers,
         &config.columns,
     );
@@ -498,28 +563,36 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
         planning_secs: started.elapsed().as_secs_f64(),
         output: store.describe(),
     };
-    if opts.dry_run {
+    let (Some(lock), Some(target)) = (lock, target) else {
         return Ok(nothing(if todo.is_empty() {
             RunStatus::NothingToDo
         } else {
             RunStatus::DryRun
         }));
-    }
-    let lock = lock.expect("held unless dry run");
+    };
     if todo.is_empty() {
+        // A `--full` build whose every file a killed run committed only needs its swap.
+        let status = match (&target.build_dir, store.local_root()) {
+            (Some(build), Some(root)) if !state.files.is_empty() => {
+                swap_in(build, root)?;
+                RunStatus::Processed
+            }
+            (Some(build), _) => {
+                std::fs::remove_dir_all(build).ok();
+                RunStatus::NothingToDo
+            }
+            _ => RunStatus::NothingToDo,
+        };
         lock.release()?;
-        return Ok(nothing(RunStatus::NothingToDo));
+        let mut summary = nothing(status);
+        summary.manifest.full_rebuild = target.build_dir.is_some();
+        return Ok(summary);
     }
 
-    let target = prepare_target(opts, &store, &lock, &run_id)?;
     let result = process(
         opts,
         &target,
-        if target.build_dir.is_some() {
-            State::default()
-        } else {
-            state
-        },
+        state,
         &todo,
         &run_id,
         started,
@@ -530,20 +603,11 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
     if let Some(d) = &target.downloads {
         std::fs::remove_dir_all(d.parent().unwrap_or(d)).ok();
     }
-    let mut summary = match result {
-        Ok(s) => s,
-        Err(e) => {
-            if let Some(b) = &target.build_dir {
-                std::fs::remove_dir_all(b).ok();
-            }
-            return Err(e);
-        }
-    };
+    // On failure a `--full` build folder stays: the next `--full` run with this config
+    // continues it (any other run removes it).
+    let mut summary = result?;
     if let (Some(build), Some(root)) = (&target.build_dir, store.local_root()) {
-        crate::crash::point("before-swap");
-        crate::write::swap::exchange_dirs(build, root)?;
-        // `build` now holds the old dataset.
-        std::fs::remove_dir_all(build).ok();
+        swap_in(build, root)?;
     }
     lock.release()?;
     summary.planned = planned;

@@ -7,9 +7,11 @@ use anyhow::Context;
 
 const BUILD_MARK: &str = ".lakeaug-full-";
 
-/// `<parent>/<name>.lakeaug-full-<run id>`: where a `--full` run builds the new dataset
-/// (same file system as `output`, so the swap is a rename).
-pub fn sibling_build_dir(output: &Path, run_id: &str) -> anyhow::Result<PathBuf> {
+/// `<parent>/<name>.lakeaug-full-<config hash>`: where a `--full` run builds the new
+/// dataset (same file system as `output`, so the swap is a rename). Named by the config
+/// it builds, so a killed `--full` run's folder is found and continued by the next
+/// `--full` run with the same config.
+pub fn sibling_build_dir(output: &Path, config_hash: &str) -> anyhow::Result<PathBuf> {
     let abs = std::fs::canonicalize(output)
         .with_context(|| format!("cannot resolve {}", output.display()))?;
     let name = abs
@@ -17,12 +19,13 @@ pub fn sibling_build_dir(output: &Path, run_id: &str) -> anyhow::Result<PathBuf>
         .with_context(|| format!("{} has no folder name", abs.display()))?
         .to_string_lossy()
         .into_owned();
-    Ok(abs.with_file_name(format!("{name}{BUILD_MARK}{run_id}")))
+    Ok(abs.with_file_name(format!("{name}{BUILD_MARK}{config_hash}")))
 }
 
-/// Remove sibling build folders that `--full` runs of `output` left when they were killed.
-/// Call with the output's lock held (no live run is building one then).
-pub fn remove_stale_builds(output: &Path) -> usize {
+/// Remove the sibling build folders that `--full` runs of `output` left when they were
+/// killed, except `keep` (the one this run continues). Call with the output's lock held
+/// (no live run is building one then).
+pub fn remove_stale_builds(output: &Path, keep: Option<&Path>) -> usize {
     let Ok(abs) = std::fs::canonicalize(output) else {
         return 0;
     };
@@ -36,6 +39,7 @@ pub fn remove_stale_builds(output: &Path) -> usize {
     let mut removed = 0;
     for e in entries.flatten() {
         if e.file_name().to_string_lossy().starts_with(&prefix)
+            && keep != Some(e.path().as_path())
             && std::fs::remove_dir_all(e.path()).is_ok()
         {
             removed += 1;
@@ -96,10 +100,14 @@ mod tests {
         assert_eq!(std::fs::read(a.join("y")).unwrap(), b"from b");
         assert!(!a.join("x").exists());
 
-        let sib = sibling_build_dir(&a, "r1").unwrap();
-        assert!(sib.to_string_lossy().ends_with("/a.lakeaug-full-r1"));
+        let sib = sibling_build_dir(&a, "h1").unwrap();
+        assert!(sib.to_string_lossy().ends_with("/a.lakeaug-full-h1"));
+        let other = sibling_build_dir(&a, "h2").unwrap();
         std::fs::create_dir(&sib).unwrap();
-        assert_eq!(remove_stale_builds(&a), 1);
+        std::fs::create_dir(&other).unwrap();
+        assert_eq!(remove_stale_builds(&a, Some(&sib)), 1);
+        assert!(sib.exists() && !other.exists());
+        assert_eq!(remove_stale_builds(&a, None), 1);
         assert!(!sib.exists());
     }
 }
