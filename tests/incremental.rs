@@ -333,20 +333,26 @@ fn killed_at_any_point_a_rerun_gives_the_uninterrupted_result() {
         // No visible partial file: every published part is complete Parquet (reading
         // them all would panic otherwise) and staging is never read.
         let _ = read_dir_batches(&out);
-        let resumed = cli_run(&lake, &out, CHUNKS, &[]);
-        // Killed after the last commit, the rerun has nothing left to do (exit 3).
-        assert!(
-            matches!(resumed.status.code(), Some(0) | Some(3)),
-            "{point}: {}",
-            String::from_utf8_lossy(&resumed.stderr)
-        );
-        assert_same_dataset(&out, &reference);
-        assert!(
-            !out.join("_lakeaug/staging").exists(),
-            "{point}: staging left"
-        );
-        assert!(!out.join(LOCK_PATH).exists(), "{point}: lock left");
+        resume_and_compare(&lake, &out, &reference, point);
     }
+}
+
+/// Rerun after a kill at `point`: it must succeed (exit 3 when the kill came after the last
+/// commit) and leave exactly `reference`'s files and values, and no staging, lock or intent.
+fn resume_and_compare(lake: &Path, out: &Path, reference: &Path, point: &str) {
+    let resumed = cli_run(lake, out, CHUNKS, &[]);
+    assert!(
+        matches!(resumed.status.code(), Some(0) | Some(3)),
+        "{point}: {}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert_same_dataset(out, reference);
+    assert!(
+        !out.join("_lakeaug/staging").exists(),
+        "{point}: staging left"
+    );
+    assert!(!out.join(LOCK_PATH).exists(), "{point}: lock left");
+    assert!(intents_left(out).is_empty(), "{point}: intent left");
 }
 
 #[test]
@@ -593,4 +599,228 @@ fn batches_start_at_even_rows() {
         assert_eq!(firsts, expected, "batch size {asked}");
         assert!(firsts.iter().all(|r| r % 2 == 0));
     }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Rows in the given part files of `out` (relative names; rejects tables excluded).
+fn rows_in(out: &Path, files: &[String]) -> usize {
+    files
+        .iter()
+        .filter(|f| f.starts_with("scheme="))
+        .map(|f| {
+            let file = std::fs::File::open(out.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+            parquet::file::reader::FileReader::metadata(
+                &parquet::file::serialized_reader::SerializedFileReader::new(file).unwrap(),
+            )
+            .file_metadata()
+            .num_rows() as usize
+        })
+        .sum()
+}
+
+/// `SELECT count(*) FROM <table>` through `lakeaug query`.
+fn query_count(out: &Path, table: &str) -> usize {
+    let o = lakeaug()
+        .arg("query")
+        .arg(out)
+        .arg(format!("SELECT count(*) AS n FROM {table}"))
+        .args(["--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    text.lines().last().unwrap().trim().parse().unwrap()
+}
+
+fn intents_left(out: &Path) -> Vec<String> {
+    std::fs::read_dir(out.join("_lakeaug/state/intents"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A changed input file (fewer rows, so fewer chunks, and no reject any more) is
+/// reprocessed as a new generation. Killed at every step of that replacement, the output
+/// always holds a consistent committed snapshot (the old version or the new one, every
+/// file of it present) that `lakeaug query` reads while the folder itself may hold both;
+/// and the rerun ends with exactly the files and values of an uninterrupted run: no part
+/// or rejects table of the old version or of an uncommitted generation is left.
+#[test]
+fn a_changed_file_killed_at_any_step_of_its_replacement_resumes_to_the_uninterrupted_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake_of_three(dir.path());
+    let before = dir.path().join("before");
+    assert!(cli_run(&lake, &before, CHUNKS, &[]).status.success());
+    let old_rows = query_count(&before, "augmented");
+    assert_eq!(old_rows, (9 + 6 + 7) * 3 - 3);
+    assert_eq!(query_count(&before, "rejects"), 3);
+
+    // a.parquet: 9 rows (3 chunks, a reject) -> 5 rows (2 chunks, no reject).
+    write_input(&lake.join("a.parquet"), 5, 3, false);
+    let new_rows = (5 + 6 + 7) * 3;
+    let reference = dir.path().join("reference");
+    assert!(cli_run(&lake, &reference, CHUNKS, &[]).status.success());
+    let uninterrupted = dir.path().join("uninterrupted");
+    copy_dir(&before, &uninterrupted);
+    assert!(cli_run(&lake, &uninterrupted, CHUNKS, &[]).status.success());
+    assert_same_dataset(&uninterrupted, &reference);
+    assert!(intents_left(&uninterrupted).is_empty());
+    let names = parts(&uninterrupted);
+    assert!(names.iter().any(|n| n.contains("-g2-")), "{names:?}");
+
+    // (point, what the committed snapshot holds after the kill: the old version or new)
+    for (point, shows_new) in [
+        ("before-publish:1", false),
+        ("mid-publish:1", false),
+        ("before-commit:1", false),
+        ("after-commit:1", false), // first chunk committed: the old version still shows
+        ("before-publish:2", false),
+        ("mid-publish:2", false),
+        ("before-commit:2", false),
+        ("after-commit:2", true), // new version committed, old one not yet deleted
+        ("mid-replace:1", true),
+        ("before-intent-clear:2", true),
+        ("before-manifest", true),
+    ] {
+        let out = dir.path().join(format!("out-{}", point.replace(':', "-")));
+        copy_dir(&before, &out);
+        let crashed = cli_run(&lake, &out, CHUNKS, &[("LAKEAUG_CRASH_AT", point)]);
+        assert!(!crashed.status.success(), "{point}: should have aborted");
+
+        // The committed snapshot is whole and is one version: every file it lists exists.
+        let state = State::load(&LocalStore { root: out.clone() }).unwrap();
+        let snapshot = state.snapshot_files();
+        let want = if shows_new { new_rows } else { old_rows };
+        assert_eq!(rows_in(&out, &snapshot), want, "{point}: snapshot");
+        assert_eq!(query_count(&out, "augmented"), want, "{point}: query");
+        assert_eq!(
+            query_count(&out, "rejects"),
+            if shows_new { 0 } else { 3 },
+            "{point}: query rejects"
+        );
+
+        resume_and_compare(&lake, &out, &reference, point);
+        assert_eq!(parts(&out), names, "{point}: part names");
+        assert_eq!(query_count(&out, "augmented"), new_rows, "{point}");
+    }
+
+    // Mid-update the folder itself may hold both versions (what plain-folder readers can
+    // briefly see), while the snapshot holds one.
+    let out = dir.path().join("mixed");
+    copy_dir(&before, &out);
+    cli_run(
+        &lake,
+        &out,
+        CHUNKS,
+        &[("LAKEAUG_CRASH_AT", "after-commit:2")],
+    );
+    let folder_rows: usize = read_dir_batches(&out)
+        .iter()
+        .map(|(_, b)| b.num_rows())
+        .sum();
+    assert_eq!(folder_rows, old_rows + 5 * 3);
+    assert_eq!(query_count(&out, "augmented"), new_rows);
+}
+
+/// A killed `--full` rebuild is continued by the next `--full` run with the same config
+/// (files it committed are not redone), then swapped in; a `--full` run with another
+/// config discards it and starts over.
+#[test]
+fn a_killed_full_rebuild_resumes_and_another_config_starts_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake_of_three(dir.path());
+    let reference = |seed: &str| {
+        let r = dir.path().join(format!("reference-{seed}"));
+        assert!(
+            cli_run(&lake, &r, &["--chunk-rows", "4", "--seed", seed], &[])
+                .status
+                .success()
+        );
+        r
+    };
+    let (ref7, ref8) = (reference("7"), reference("8"));
+    let summary = dir.path().join("summary.json");
+    let full = |out: &Path, seed: &str, crash: Option<&str>| {
+        let args = [
+            "--chunk-rows",
+            "4",
+            "--seed",
+            seed,
+            "--full",
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ];
+        let env: Vec<(&str, &str)> = crash.map(|c| ("LAKEAUG_CRASH_AT", c)).into_iter().collect();
+        let o = cli_run(&lake, out, &args, &env);
+        if crash.is_some() {
+            assert!(!o.status.success(), "{crash:?}: should have aborted");
+            return serde_json::Value::Null;
+        }
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap()
+    };
+    let builds = || -> Vec<String> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("lakeaug-full"))
+            .collect()
+    };
+
+    // Killed once a.parquet (9 rows: 3 chunks) is committed in the build: the rerun reads
+    // only b and c, and the result is that of an uninterrupted run.
+    let out = dir.path().join("out");
+    assert!(cli_run(&lake, &out, CHUNKS, &[]).status.success());
+    let before = parts(&out);
+    full(&out, "7", Some("after-commit:3"));
+    assert_eq!(
+        parts(&out),
+        before,
+        "the output is untouched until the swap"
+    );
+    assert_eq!(builds().len(), 1);
+    let resumed = full(&out, "7", None);
+    assert_eq!(resumed["rows_read"], 6 + 7);
+    assert_eq!(resumed["files_processed"], 2);
+    assert_same_dataset(&out, &ref7);
+    assert!(builds().is_empty(), "{:?}", builds());
+
+    // Killed just before the swap: the rerun only swaps.
+    let out = dir.path().join("out-swap");
+    assert!(cli_run(&lake, &out, CHUNKS, &[]).status.success());
+    full(&out, "7", Some("before-swap"));
+    assert_eq!(parts(&out), before);
+    let swapped = full(&out, "7", None);
+    assert_eq!(swapped["rows_read"], 0);
+    assert_eq!(swapped["status"], "processed");
+    assert_same_dataset(&out, &ref7);
+    assert!(builds().is_empty(), "{:?}", builds());
+
+    // Killed with seed 7, rebuilt with seed 8: the seed-7 build is discarded.
+    let out = dir.path().join("out-other");
+    assert!(cli_run(&lake, &out, CHUNKS, &[]).status.success());
+    full(&out, "7", Some("after-commit:3"));
+    let other = full(&out, "8", None);
+    assert_eq!(other["rows_read"], 9 + 6 + 7);
+    assert_same_dataset(&out, &ref8);
+    assert!(builds().is_empty(), "{:?}", builds());
 }
