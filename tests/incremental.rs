@@ -824,3 +824,16 @@ fn a_killed_full_rebuild_resumes_and_another_config_starts_over() {
     assert_same_dataset(&out, &ref8);
     assert!(builds().is_empty(), "{:?}", builds());
 }
+
+/// Many runs take over the same stale lock of a local output at the same moment: exactly
+/// one gets it, the others are refused naming the winner.
+#[test]
+fn concurrent_takeovers_of_one_stale_lock_have_exactly_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    common::lock_race::race_takeovers(
+        move || std::sync::Arc::new(LocalStore { root: root.clone() }),
+        20,
+        8,
+    );
+}

@@ -257,7 +257,7 @@ fn s3_full_incremental_killed_and_read_back_with_pyarrow() {
 /// Several runs take over the same stale lock on the server at once: the conditional PUT
 /// (`If-Match` on the stale lock's ETag) lets exactly one of them win.
 fn stale_lock_takeovers_race_with_one_winner(env: &Env) {
-    use lakeaug::state::lock::{host_name, LockInfo, Locked, RunLock, LOCK_PATH};
+    use lakeaug::state::lock::LOCK_PATH;
     use lakeaug::store::{S3Store, Store};
     use std::sync::Arc;
     // The library reads the same variables the binary does (this test is alone in its
@@ -268,21 +268,12 @@ fn stale_lock_takeovers_race_with_one_winner(env: &Env) {
     std::env::set_var("AWS_ENDPOINT_URL", &env.moto.endpoint);
     std::env::set_var("HOME", env.home.path());
     let open = || -> Arc<dyn Store> { Arc::new(S3Store::open("s3://out/locks").unwrap()) };
-    let mut child = Command::new("true").spawn().unwrap();
-    let dead_pid = child.id();
-    child.wait().unwrap();
-    let stale = serde_json::to_vec(&LockInfo {
-        run_id: "run-dead".into(),
-        pid: dead_pid,
-        host: host_name(),
-        started_at: "2026-01-01T00:00:00.000000Z".into(),
-        heartbeat_us: 0,
-    })
-    .unwrap();
 
     // The server honours both conditions: If-None-Match: * and If-Match: <ETag>.
     let store = open();
-    store.put(LOCK_PATH, &stale).unwrap();
+    store
+        .put(LOCK_PATH, &common::lock_race::dead_lock())
+        .unwrap();
     assert!(!store.put_if_absent(LOCK_PATH, b"{}").unwrap());
     let (_, seen_by_a) = store.get_versioned(LOCK_PATH).unwrap().unwrap();
     let (_, seen_by_b) = store.get_versioned(LOCK_PATH).unwrap().unwrap();
@@ -299,33 +290,5 @@ fn stale_lock_takeovers_race_with_one_winner(env: &Env) {
     );
     assert_eq!(store.get(LOCK_PATH).unwrap().unwrap(), b"{\"a\":1}");
 
-    for round in 0..5 {
-        store.put(LOCK_PATH, &stale).unwrap();
-        let n = 6;
-        let barrier = Arc::new(std::sync::Barrier::new(n));
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let (s, barrier) = (open(), barrier.clone());
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    RunLock::acquire(s, &format!("run-{round}-{i}"))
-                })
-            })
-            .collect();
-        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        let winners: Vec<&RunLock> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
-        assert_eq!(winners.len(), 1, "round {round}: exactly one run may win");
-        let winner = winners[0].info().run_id.clone();
-        for r in &results {
-            if let Err(e) = r {
-                let locked = e
-                    .downcast_ref::<Locked>()
-                    .unwrap_or_else(|| panic!("round {round}: {e:#}"));
-                assert_eq!(locked.holder.run_id, winner, "round {round}");
-            }
-        }
-        let held: LockInfo =
-            serde_json::from_slice(&store.get(LOCK_PATH).unwrap().unwrap()).unwrap();
-        assert_eq!(held.run_id, winner, "round {round}");
-    }
+    common::lock_race::race_takeovers(open, 5, 6);
 }
