@@ -837,3 +837,83 @@ fn concurrent_takeovers_of_one_stale_lock_have_exactly_one_winner() {
         8,
     );
 }
+
+/// `id` as text instead of int64, and an extra `score` column: a drifted schema.
+fn write_drifted(path: &Path, rows: usize) {
+    use arrow::array::{ArrayRef, BinaryArray, Float64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("image", DataType::Binary, true),
+        Field::new("caption", DataType::Utf8, true),
+        Field::new("score", DataType::Float64, true),
+    ]));
+    let images: Vec<Vec<u8>> = (0..rows)
+        .map(|i| gradient_jpeg(20 + i as u32, 18))
+        .collect();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            (0..rows).map(|i| format!("r{i}")),
+        )),
+        Arc::new(
+            images
+                .iter()
+                .map(|v| Some(v.as_slice()))
+                .collect::<BinaryArray>(),
+        ),
+        Arc::new(StringArray::from_iter_values(
+            (0..rows).map(|i| format!("a drifted photo {i}")),
+        )),
+        Arc::new(Float64Array::from_iter_values((0..rows).map(|i| i as f64))),
+    ];
+    common::write_batch(path, RecordBatch::try_new(schema, columns).unwrap());
+}
+
+/// An input file whose columns drifted since the output was built (changed in place, or a
+/// new file) is refused before anything is published, naming the file and each differing
+/// column; `--full` rebuilds once every input has the new columns.
+#[test]
+fn schema_drift_across_runs_is_refused_naming_file_and_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let out = dir.path().join("out");
+    write_input(&lake.join("a.parquet"), 4, 0, false);
+    write_input(&lake.join("b.parquet"), 4, 1, false);
+    run(&opts(&lake, &out)).unwrap();
+    let before = parts(&out);
+    let state_before = State::load(&LocalStore { root: out.clone() }).unwrap();
+    let recorded = state_before.dataset.as_ref().unwrap().input_columns.clone();
+    assert_eq!(
+        recorded.unwrap(),
+        vec!["id: Int64", "image: Binary", "caption: Utf8"]
+    );
+
+    std::thread::sleep(Duration::from_millis(20));
+    write_drifted(&lake.join("b.parquet"), 3);
+    let err = format!("{:#}", run(&opts(&lake, &out)).unwrap_err());
+    assert!(err.contains("b.parquet"), "{err}");
+    assert!(
+        err.contains("`id: Utf8` here but `id: Int64` in the output"),
+        "{err}"
+    );
+    assert!(err.contains("new column `score: Float64`"), "{err}");
+    assert_eq!(parts(&out), before, "nothing published");
+    let state_after = State::load(&LocalStore { root: out.clone() }).unwrap();
+    assert_eq!(state_after.files, state_before.files);
+
+    // A new file with a column missing is refused too.
+    std::fs::remove_file(lake.join("b.parquet")).unwrap();
+    write_drifted(&lake.join("c.parquet"), 2);
+    let err = format!("{:#}", run(&opts(&lake, &out)).unwrap_err());
+    assert!(err.contains("c.parquet"), "{err}");
+
+    // Once every input has the new columns, --full rebuilds with them.
+    write_drifted(&lake.join("a.parquet"), 2);
+    let mut full = opts(&lake, &out);
+    full.full = true;
+    let rebuilt = run(&full).unwrap();
+    assert_eq!(rebuilt.manifest.rows_read, 4);
+    let state = State::load(&LocalStore { root: out.clone() }).unwrap();
+    assert!(state.dataset.unwrap().input_columns.unwrap()[3] == "score: Float64");
+}

@@ -17,6 +17,7 @@
 
 mod augment;
 mod commit;
+mod drift;
 mod plan;
 mod summary;
 
@@ -693,16 +694,33 @@ fn process(
     let schema = schemas[0].clone();
     let planning_secs = started.elapsed().as_secs_f64();
 
-    if state.dataset.is_none() {
-        state.set_dataset(
+    let columns = drift::columns_of(&inputs[0].schema);
+    match state.dataset.clone() {
+        Some(ds) => match &ds.input_columns {
+            Some(recorded) => {
+                for input in &inputs {
+                    drift::check(recorded, input, &store.describe())?;
+                }
+            }
+            // Built before columns were recorded: record them now.
+            None => state.set_dataset(
+                store.as_ref(),
+                DatasetState {
+                    input_columns: Some(columns),
+                    ..ds
+                },
+            )?,
+        },
+        None => state.set_dataset(
             store.as_ref(),
             DatasetState {
                 config_hash: config.hash(),
                 lakeaug_version: crate::VERSION.to_string(),
                 created_by_run: run_id.to_string(),
                 config: config.clone(),
+                input_columns: Some(columns),
             },
-        )?;
+        )?,
     }
 
     let tokenizer = load_tokenizer(config)?;

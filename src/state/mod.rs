@@ -46,6 +46,10 @@ pub struct DatasetState {
     /// Run that started the dataset (first run, or the last `--full`).
     pub created_by_run: String,
     pub config: crate::config::Config,
+    /// The input files' columns (`name: type`), recorded when the first files are
+    /// processed; files with other columns are refused (see `pipeline::drift`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_columns: Option<Vec<String>>,
 }
 
 /// One processed input file: its identity when processed, and what it produced.
