@@ -35,6 +35,7 @@ use anyhow::{bail, Context};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::kernels::tokens::TextTokenizer;
@@ -178,6 +179,9 @@ struct ReadPlan {
     start: u64,
     chunk_rows: u64,
 }
+
+/// How many batches are augmented at once (see the main loop of `process`).
+const BATCHES_IN_FLIGHT: usize = 2;
 
 fn reader_thread(plans: Vec<ReadPlan>, batch_size: usize, tx: SyncSender<ReadMsg>) {
     for (file, plan) in plans.into_iter().enumerate() {
@@ -882,34 +886,61 @@ fn process(
         Ok(p.rows)
     };
     let result: anyhow::Result<()> = (|| {
-        for msg in read_rx.iter() {
+        let mut messages = read_rx.iter().peekable();
+        while let Some(msg) = messages.next() {
             match msg {
                 ReadMsg::Batch {
                     file,
                     first_row,
                     batch,
                 } => {
-                    let input = &inputs[file];
-                    let out = pool
-                        .install(|| augmenter.augment_batch(input, &schema, first_row, &batch))?;
-                    let p = &mut pending[file];
-                    p.rows += batch.num_rows() as u64;
-                    let id = &stems[file];
-                    for (scheme, out_batch) in augmenter.schemes.iter().zip(out.batches) {
-                        p.counts.entry(scheme.name.clone()).or_default().written +=
-                            out_batch.num_rows() as u64;
-                        send(WriteMsg::Batch {
-                            file_id: id.to_string(),
-                            scheme: scheme.name.clone(),
-                            batch: out_batch,
-                        })?;
+                    // Augment the batches that follow too, up to BATCHES_IN_FLIGHT: the
+                    // serial steps of one batch (tokenizing, lineage, assembling columns)
+                    // then overlap the parallel image work of the next, and the workers
+                    // wait at one barrier instead of several. Each batch's output is a
+                    // function of that batch alone, so the values do not change.
+                    let mut group = vec![(file, first_row, batch)];
+                    while group.len() < BATCHES_IN_FLIGHT
+                        && matches!(messages.peek(), Some(ReadMsg::Batch { .. }))
+                    {
+                        if let Some(ReadMsg::Batch {
+                            file,
+                            first_row,
+                            batch,
+                        }) = messages.next()
+                        {
+                            group.push((file, first_row, batch));
+                        }
                     }
-                    for r in &out.rejects {
-                        p.counts.entry(r.scheme.clone()).or_default().rejected += 1;
+                    let outs: Vec<anyhow::Result<BatchOutput>> = pool.install(|| {
+                        group
+                            .par_iter()
+                            .map(|(file, first_row, batch)| {
+                                augmenter.augment_batch(&inputs[*file], &schema, *first_row, batch)
+                            })
+                            .collect()
+                    });
+                    for ((file, _, batch), out) in group.into_iter().zip(outs) {
+                        let out = out?;
+                        let p = &mut pending[file];
+                        p.rows += batch.num_rows() as u64;
+                        let id = &stems[file];
+                        for (scheme, out_batch) in augmenter.schemes.iter().zip(out.batches) {
+                            p.counts.entry(scheme.name.clone()).or_default().written +=
+                                out_batch.num_rows() as u64;
+                            send(WriteMsg::Batch {
+                                file_id: id.to_string(),
+                                scheme: scheme.name.clone(),
+                                batch: out_batch,
+                            })?;
+                        }
+                        for r in &out.rejects {
+                            p.counts.entry(r.scheme.clone()).or_default().rejected += 1;
+                        }
+                        p.rejects.extend(out.rejects);
+                        bar.inc(batch.num_rows() as u64);
+                        crate::crash::point("mid-file");
                     }
-                    p.rejects.extend(out.rejects);
-                    bar.inc(batch.num_rows() as u64);
-                    crate::crash::point("mid-file");
                 }
                 ReadMsg::ChunkDone { file, rows_done } => {
                     let rows = commit(

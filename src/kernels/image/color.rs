@@ -79,7 +79,8 @@ pub fn adjust_saturation(img: &mut RgbImage, factor: f32) {
 
 /// Applies a per-byte lookup table to every channel of every pixel.
 #[inline]
-fn apply_lut(img: &mut RgbImage, lut: &[u8; 256]) {
+/// Maps every channel value of `img` through `lut`, in place.
+pub(super) fn apply_lut(img: &mut RgbImage, lut: &[u8; 256]) {
     // `u8` indexes into a `[u8; 256]` never go out of bounds, so this loop has no
     // bounds checks.
     for b in img.iter_mut() {
@@ -104,13 +105,28 @@ pub fn adjust_brightness(img: &mut RgbImage, factor: f32) {
 /// `Convert.c`, `L24`); the mean is `sum / count` as a Python float (exact here: the
 /// sum is far below 2^53). An empty image has mean 0 (ImageStat's convention).
 pub fn grayscale_mean_rounded(img: &RgbImage) -> u8 {
+    grayscale_mean_rounded_mapped(img, None)
+}
+
+/// [`grayscale_mean_rounded`] of `img` with every channel value mapped through `lut`
+/// first (without writing the mapped image).
+pub(super) fn grayscale_mean_rounded_mapped(img: &RgbImage, lut: Option<&[u8; 256]>) -> u8 {
     let count = img.width() as u64 * img.height() as u64;
     if count == 0 {
         return 0;
     }
     let mut sum: u64 = 0;
-    for px in img.as_raw().chunks_exact(3) {
-        sum += luma(px[0], px[1], px[2]) as u64;
+    match lut {
+        Some(t) => {
+            for px in img.as_raw().chunks_exact(3) {
+                sum += luma(t[px[0] as usize], t[px[1] as usize], t[px[2] as usize]) as u64;
+            }
+        }
+        None => {
+            for px in img.as_raw().chunks_exact(3) {
+                sum += luma(px[0], px[1], px[2]) as u64;
+            }
+        }
     }
     let mean = sum as f64 / count as f64;
     // int() truncates; mean + 0.5 is in [0.5, 255.5], so this is in [0, 255].

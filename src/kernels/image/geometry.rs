@@ -2,6 +2,8 @@
 
 use image::RgbImage;
 
+use super::color::apply_lut;
+
 /// Mirrors the image left-right in place (`Image.transpose(FLIP_LEFT_RIGHT)`).
 pub fn hflip(img: &mut RgbImage) {
     let row_len = img.width() as usize * 3;
@@ -72,27 +74,57 @@ pub fn rotate_nearest(img: &RgbImage, angle_deg: f32) -> RgbImage {
 /// [`rotate_nearest`] with the angle as a Python float (`f64`), for angles that are not
 /// exactly representable as `f32`.
 pub fn rotate_nearest_f64(img: &RgbImage, angle_deg: f64) -> RgbImage {
+    rotate_nearest_mapped(img, angle_deg, false, None)
+}
+
+/// [`rotate_nearest_f64`] of `img` mirrored left-right first if `flip_x`, with every
+/// channel value mapped through `lut` first if given, in one pass over the output (the
+/// flip and the table are applied to the pixels the rotation reads). Equal, byte for
+/// byte, to [`hflip`], then the table, then [`rotate_nearest_f64`].
+pub fn rotate_nearest_mapped(
+    img: &RgbImage,
+    angle_deg: f64,
+    flip_x: bool,
+    lut: Option<&[u8; 256]>,
+) -> RgbImage {
     let (w, h) = img.dimensions();
-    if w == 0 || h == 0 || !angle_deg.is_finite() {
-        // Nothing to move; a non-finite angle has no rotation (Pillow would raise).
-        return img.clone();
-    }
     // Python's float `%` with a positive divisor equals rem_euclid (result in [0, 360]).
     let angle = angle_deg.rem_euclid(360.0);
-    if angle == 0.0 {
-        return img.clone();
-    }
-    if angle == 180.0 {
-        return image::imageops::rotate180(img);
-    }
-    if (angle == 90.0 || angle == 270.0) && w == h {
+    let special = w == 0
+        || h == 0
+        || !angle_deg.is_finite()
+        || angle == 0.0
+        || angle == 180.0
+        || ((angle == 90.0 || angle == 270.0) && w == h);
+    if special {
+        // Pillow's exact fast paths move whole pixels: map first, then move.
+        let mut mapped = img.clone();
+        if flip_x {
+            hflip(&mut mapped);
+        }
+        if let Some(lut) = lut {
+            apply_lut(&mut mapped, lut);
+        }
+        if w == 0 || h == 0 || !angle_deg.is_finite() || angle == 0.0 {
+            // Nothing to move; a non-finite angle has no rotation (Pillow would raise).
+            return mapped;
+        }
+        if angle == 180.0 {
+            return image::imageops::rotate180(&mapped);
+        }
         // Transpose.ROTATE_90 is counter-clockwise; image's rotate270 is clockwise 270.
         return if angle == 90.0 {
-            image::imageops::rotate270(img)
+            image::imageops::rotate270(&mapped)
         } else {
-            image::imageops::rotate90(img)
+            image::imageops::rotate90(&mapped)
         };
     }
+    let sampler = Sampler {
+        src: img.as_raw(),
+        w: w as usize,
+        flip_x,
+        lut,
+    };
 
     // Inverse (output -> input) matrix, as Image.rotate builds it.
     let (cx, cy) = (w as f64 / 2.0, h as f64 / 2.0);
@@ -114,15 +146,15 @@ pub fn rotate_nearest_f64(img: &RgbImage, angle_deg: f64) -> RgbImage {
 
     let mut out = RgbImage::new(w, h); // fillcolor 0
     if a[1] == 0.0 && a[3] == 0.0 {
-        scale_affine(img, &mut out, &a);
+        scale_affine(&sampler, &mut out, &a);
     } else if check_fixed(&a, 0, 0)
         && check_fixed(&a, w, h)
         && check_fixed(&a, 0, h)
         && check_fixed(&a, w, 0)
     {
-        affine_fixed(img, &mut out, &a);
+        affine_fixed(&sampler, &mut out, &a);
     } else {
-        affine_float(img, &mut out, &a);
+        affine_float(&sampler, &mut out, &a);
     }
     out
 }
@@ -141,19 +173,40 @@ fn fix(v: f64) -> i32 {
     t.floor() as i32
 }
 
-#[inline]
-fn copy_px(src: &[u8], w: usize, out_row: &mut [u8], x: usize, xin: usize, yin: usize) {
-    let s = (yin * w + xin) * 3;
-    if let (Some(sp), Some(dp)) = (src.get(s..s + 3), out_row.get_mut(x * 3..x * 3 + 3)) {
-        dp.copy_from_slice(sp);
+/// Reads source pixels for the nearest-neighbour loops, optionally through a pending
+/// horizontal flip and lookup table (see [`super::PointMap`]): mapping the pixel that is
+/// read gives exactly what mapping the whole image first would.
+struct Sampler<'a> {
+    src: &'a [u8],
+    w: usize,
+    flip_x: bool,
+    lut: Option<&'a [u8; 256]>,
+}
+
+impl Sampler<'_> {
+    /// Writes the source pixel `(xin, yin)` (both in range) to output pixel `x`.
+    #[inline]
+    fn copy_px(&self, out_row: &mut [u8], x: usize, xin: usize, yin: usize) {
+        let xin = if self.flip_x { self.w - 1 - xin } else { xin };
+        let s = (yin * self.w + xin) * 3;
+        if let (Some(sp), Some(dp)) = (self.src.get(s..s + 3), out_row.get_mut(x * 3..x * 3 + 3)) {
+            match self.lut {
+                Some(lut) => {
+                    dp[0] = lut[sp[0] as usize];
+                    dp[1] = lut[sp[1] as usize];
+                    dp[2] = lut[sp[2] as usize];
+                }
+                None => dp.copy_from_slice(sp),
+            }
+        }
     }
 }
 
 /// `affine_fixed` from Pillow's Geometry.c: nearest neighbour in 16.16 fixed point,
 /// sampling at pixel centres, with the per-row/per-column increments accumulated in
 /// 32-bit integers exactly as the C loop does.
-fn affine_fixed(src: &RgbImage, out: &mut RgbImage, a: &[f64; 6]) {
-    let (w, h) = src.dimensions();
+fn affine_fixed(src: &Sampler, out: &mut RgbImage, a: &[f64; 6]) {
+    let (w, h) = out.dimensions();
     let (wi, hi) = (w as i32, h as i32);
     let a0 = fix(a[0]);
     let a1 = fix(a[1]);
@@ -161,7 +214,6 @@ fn affine_fixed(src: &RgbImage, out: &mut RgbImage, a: &[f64; 6]) {
     let a4 = fix(a[4]);
     let mut a2 = fix(a[2] + a[0] * 0.5 + a[1] * 0.5);
     let mut a5 = fix(a[5] + a[3] * 0.5 + a[4] * 0.5);
-    let src_raw = src.as_raw();
     let row_len = w as usize * 3;
     for out_row in out.chunks_exact_mut(row_len) {
         let mut xx = a2;
@@ -170,7 +222,7 @@ fn affine_fixed(src: &RgbImage, out: &mut RgbImage, a: &[f64; 6]) {
             let xin = xx >> 16;
             let yin = yy >> 16;
             if xin >= 0 && xin < wi && yin >= 0 && yin < hi {
-                copy_px(src_raw, w as usize, out_row, x, xin as usize, yin as usize);
+                src.copy_px(out_row, x, xin as usize, yin as usize);
             }
             xx = xx.wrapping_add(a0);
             yy = yy.wrapping_add(a3);
@@ -182,8 +234,8 @@ fn affine_fixed(src: &RgbImage, out: &mut RgbImage, a: &[f64; 6]) {
 
 /// `ImagingScaleAffine`: the path Pillow takes when the matrix has no shear terms
 /// (angles so close to a multiple of 180 degrees that `round(sin, 15) == 0`).
-fn scale_affine(src: &RgbImage, out: &mut RgbImage, a: &[f64; 6]) {
-    let (w, h) = src.dimensions();
+fn scale_affine(src: &Sampler, out: &mut RgbImage, a: &[f64; 6]) {
+    let (w, h) = out.dimensions();
     let mut xo = a[2] + a[0] * 0.5;
     let mut yo = a[5] + a[4] * 0.5;
     let mut xintab: Vec<Option<usize>> = Vec::with_capacity(w as usize);
@@ -192,14 +244,13 @@ fn scale_affine(src: &RgbImage, out: &mut RgbImage, a: &[f64; 6]) {
         xintab.push((xin >= 0 && xin < w as i64).then_some(xin as usize));
         xo += a[0];
     }
-    let src_raw = src.as_raw();
     let row_len = w as usize * 3;
     for out_row in out.chunks_exact_mut(row_len) {
         let yi = coord(yo);
         if yi >= 0 && yi < h as i64 {
             for (x, xin) in xintab.iter().enumerate() {
                 if let Some(xin) = *xin {
-                    copy_px(src_raw, w as usize, out_row, x, xin, yi as usize);
+                    src.copy_px(out_row, x, xin, yi as usize);
                 }
             }
         }
@@ -209,11 +260,10 @@ fn scale_affine(src: &RgbImage, out: &mut RgbImage, a: &[f64; 6]) {
 
 /// The floating-point loop of `ImagingTransformAffine`, used by Pillow when a corner
 /// falls outside the fixed-point range (images wider or taller than about 32k pixels).
-fn affine_float(src: &RgbImage, out: &mut RgbImage, a: &[f64; 6]) {
-    let (w, h) = src.dimensions();
+fn affine_float(src: &Sampler, out: &mut RgbImage, a: &[f64; 6]) {
+    let (w, h) = out.dimensions();
     let mut xo = a[2] + a[1] * 0.5 + a[0] * 0.5;
     let mut yo = a[5] + a[4] * 0.5 + a[3] * 0.5;
-    let src_raw = src.as_raw();
     let row_len = w as usize * 3;
     for out_row in out.chunks_exact_mut(row_len) {
         let mut xx = xo;
@@ -222,7 +272,7 @@ fn affine_float(src: &RgbImage, out: &mut RgbImage, a: &[f64; 6]) {
             let xin = coord(xx);
             let yin = coord(yy);
             if xin >= 0 && xin < w as i64 && yin >= 0 && yin < h as i64 {
-                copy_px(src_raw, w as usize, out_row, x, xin as usize, yin as usize);
+                src.copy_px(out_row, x, xin as usize, yin as usize);
             }
             xx += a[0];
             yy += a[3];

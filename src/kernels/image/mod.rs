@@ -34,6 +34,7 @@ mod geometry;
 mod hsv;
 mod jitter;
 mod mix;
+mod point;
 mod resize;
 
 pub use blur::{gaussian_blur, gaussian_kernel1d, gaussian_kernel_size, MAX_KERNEL_SIZE};
@@ -47,10 +48,11 @@ pub use decode::{
     jpeg_scale_denom, ReducedImage,
 };
 pub use encode::{encode, OutputFormat};
-pub use geometry::{erase, hflip, rotate_nearest, rotate_nearest_f64};
+pub use geometry::{erase, hflip, rotate_nearest, rotate_nearest_f64, rotate_nearest_mapped};
 pub use hsv::{adjust_hue, hsv_to_rgb, hue_shift_byte, rgb_to_hsv};
 pub use jitter::{apply_color_ops, ColorOp, UnknownColorOp};
 pub use mix::mixgen_blend;
+pub use point::PointMap;
 pub use resize::{resize, resize_pillow_exact, shorter_side_crop_geometry, ResizeMode};
 
 pub use image::RgbImage;

@@ -13,7 +13,7 @@
 //! between two words that would otherwise run together, such as "iPhone" and "15").
 
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use jieba_rs::Jieba;
 
@@ -116,15 +116,16 @@ fn is_unspaced_script(c: char) -> bool {
 #[derive(Clone, Debug)]
 pub struct Segmenter {
     language: Language,
-    /// Present for `Chinese` and `Auto`.
-    jieba: Option<Arc<Jieba>>,
+    /// Present for `Chinese` and `Auto`; the dictionary is loaded on the first caption
+    /// that needs it, so runs over captions with spaces never pay for it.
+    jieba: Option<Arc<OnceLock<Jieba>>>,
 }
 
 impl Segmenter {
-    /// A segmenter for `language`. Chinese and auto load jieba's embedded dictionary
-    /// (a fraction of a second, once).
+    /// A segmenter for `language`. Chinese and auto load jieba's embedded dictionary (a
+    /// fraction of a second, once) when the first caption written without spaces comes.
     pub fn new(language: Language) -> Self {
-        let jieba = (language != Language::Whitespace).then(|| Arc::new(Jieba::new()));
+        let jieba = (language != Language::Whitespace).then(|| Arc::new(OnceLock::new()));
         Segmenter { language, jieba }
     }
 
@@ -143,9 +144,11 @@ impl Segmenter {
     /// The words of `caption`, as byte spans into it.
     pub fn segment<'a>(&self, caption: &'a str) -> Segmented<'a> {
         match (&self.jieba, self.language) {
-            (Some(jieba), Language::Chinese) => segment_chinese(jieba, caption),
+            (Some(jieba), Language::Chinese) => {
+                segment_chinese(jieba.get_or_init(Jieba::new), caption)
+            }
             (Some(jieba), Language::Auto) if caption.chars().any(is_han) => {
-                segment_chinese(jieba, caption)
+                segment_chinese(jieba.get_or_init(Jieba::new), caption)
             }
             _ => segment_whitespace(caption),
         }
