@@ -218,7 +218,7 @@ pub fn lineage_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// Schema of `DIR/_rejects/run-*.parquet` (as the writer defines it).
+/// Schema of `DIR/_rejects/part-*.parquet` (as the writer defines it).
 pub fn rejects_schema() -> SchemaRef {
     crate::write::rejects::rejects_schema()
 }

@@ -29,7 +29,10 @@ pub struct WriterOptions {
 impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
-            row_group_bytes: 128 << 20,
+            // Every scheme has its own writer holding its open row group in memory, so
+            // this bounds memory (3 schemes: under 100 MB) and keeps row groups a
+            // convenient unit for loaders (about a thousand 224x224 JPEGs).
+            row_group_bytes: 32 << 20,
             row_group_rows: 100_000,
             max_file_bytes: 1 << 30,
             zstd_level: 3,
