@@ -252,6 +252,87 @@ fn s3_full_incremental_killed_and_read_back_with_pyarrow() {
     );
 
     stale_lock_takeovers_race_with_one_winner(&env);
+    readme_cronjob_script_runs_as_written(&env);
+}
+
+/// The shell script of the README's Kubernetes CronJob (the folded `args` scalar of the
+/// ```yaml block), with its bucket paths, summary file and binary moved to this test's.
+fn readme_cronjob_script() -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let yaml = readme
+        .split("```yaml\n")
+        .nth(1)
+        .expect("README has a ```yaml block")
+        .split("```")
+        .next()
+        .unwrap();
+    let mut lines = yaml.lines().skip_while(|l| l.trim() != "args:");
+    lines.next().expect("an args: key");
+    let start = lines.next().expect("the folded script");
+    assert_eq!(start.trim(), "- >-", "the script is a folded scalar");
+    let indent = start.len() - start.trim_start().len();
+    // A folded scalar without blank or more-indented lines joins its lines with spaces.
+    lines
+        .take_while(|l| l.len() - l.trim_start().len() > indent)
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The CronJob's script against the moto server: a first run processes the lake and
+/// prints its summary; a second finds nothing new, which lakeaug reports as exit 3 and the
+/// script turns into a success for the Job.
+fn readme_cronjob_script_runs_as_written(env: &Env) {
+    let summary = env.home.path().join("last-run.json");
+    let mut script = readme_cronjob_script();
+    for (from, to) in [
+        ("/usr/local/bin/lakeaug", env!("CARGO_BIN_EXE_lakeaug")),
+        ("s3://my-lake/raw/", "s3://lake/in/"),
+        ("s3://my-lake/augmented/", "s3://out/k8s/"),
+        ("/tmp/last-run.json", summary.to_str().unwrap()),
+    ] {
+        assert!(
+            script.contains(from),
+            "the CronJob script has no {from}: {script}"
+        );
+        script = script.replace(from, to);
+    }
+    let run = || {
+        Command::new("/bin/sh")
+            .args(["-c", &script])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", env.home.path())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &env.moto.endpoint)
+            .output()
+            .unwrap()
+    };
+    let printed = |o: &Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+    };
+    let first = run();
+    assert_eq!(
+        code(&first),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let s = printed(&first);
+    assert_eq!(s["status"], "processed", "{s}");
+    assert_eq!(s["files_processed"], 3, "{s}");
+    let again = run();
+    assert_eq!(
+        code(&again),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(printed(&again)["status"], "nothing_to_do");
+    assert_eq!(env.helper(&["count", "out/k8s"]).trim(), "33");
 }
 
 /// Several runs take over the same stale lock on the server at once: the conditional PUT
