@@ -18,9 +18,9 @@ thread_local! {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OutputFormat {
     /// Baseline JPEG, 4:2:0 chroma subsampling, standard Huffman tables, encoded by
-    /// libjpeg-turbo with Pillow's defaults (so `Image.save(f, "JPEG", quality=q)`
-    /// gives the same bytes); `quality` 1..=100 (0 is treated as 1, values above 100
-    /// as 100).
+    /// libjpeg-turbo with the settings Pillow uses by default (byte equality with
+    /// `Image.save(f, "JPEG", quality=q)` is not checked); `quality` 1..=100 (0 is
+    /// treated as 1, values above 100 as 100).
     Jpeg {
         /// Quality factor (libjpeg scale).
         quality: u8,
