@@ -66,6 +66,9 @@ pub struct Augmenter {
     pub text: TextContext,
     format: OutputFormat,
     resize: ResizeMode,
+    /// What a JPEG must still cover when decoded reduced: the output size, or `(0, 0)`
+    /// (always full size) when a scheme crops, since crops are drawn in source pixels.
+    decode_min_size: (u32, u32),
 }
 
 fn list_i32() -> DataType {
@@ -137,7 +140,14 @@ impl Augmenter {
     ) -> anyhow::Result<Augmenter> {
         let schemes = Scheme::from_config(&config)?;
         let text = TextContext::from_config(&config.text)?;
+        let size = config.image.size;
+        let decode_min_size = if schemes.iter().any(Scheme::crops_source) {
+            (0, 0)
+        } else {
+            (size, size)
+        };
         Ok(Augmenter {
+            decode_min_size,
             format: config.image.output_format(),
             resize: config.image.resize.into(),
             config,
@@ -166,15 +176,10 @@ impl Augmenter {
         let size = self.config.image.size;
         // A JPEG at least twice the output size is decoded reduced in the DCT domain, which
         // skips the inverse DCT and colour work of the dropped pixels (a quarter of a row's
-        // time; Huffman decoding is not reduced). A scheme that crops draws its crop in the
-        // full source, so then every row is decoded at full size.
-        let min_size = if self.schemes.iter().any(Scheme::crops_source) {
-            (0, 0)
-        } else {
-            (size, size)
-        };
-        let decoded = img::decode_rgb8_reduced(bytes, self.config.image.max_pixels, min_size)
-            .map_err(|e| e.to_string())?;
+        // time; Huffman decoding is not reduced).
+        let decoded =
+            img::decode_rgb8_reduced(bytes, self.config.image.max_pixels, self.decode_min_size)
+                .map_err(|e| e.to_string())?;
         let source = decoded.image;
         let input = RowInput {
             source_width: source.width(),

@@ -900,16 +900,14 @@ fn process(
                     // wait at one barrier instead of several. Each batch's output is a
                     // function of that batch alone, so the values do not change.
                     let mut group = vec![(file, first_row, batch)];
-                    while group.len() < BATCHES_IN_FLIGHT
-                        && matches!(messages.peek(), Some(ReadMsg::Batch { .. }))
-                    {
-                        if let Some(ReadMsg::Batch {
-                            file,
-                            first_row,
-                            batch,
-                        }) = messages.next()
-                        {
-                            group.push((file, first_row, batch));
+                    while group.len() < BATCHES_IN_FLIGHT {
+                        match messages.next_if(|m| matches!(m, ReadMsg::Batch { .. })) {
+                            Some(ReadMsg::Batch {
+                                file,
+                                first_row,
+                                batch,
+                            }) => group.push((file, first_row, batch)),
+                            _ => break,
                         }
                     }
                     let outs: Vec<anyhow::Result<BatchOutput>> = pool.install(|| {

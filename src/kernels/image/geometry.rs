@@ -1,5 +1,7 @@
 //! Horizontal flip, nearest-neighbour rotation (Pillow's exact arithmetic) and erasing.
 
+use std::borrow::Cow;
+
 use image::RgbImage;
 
 use super::color::apply_lut;
@@ -90,33 +92,33 @@ pub fn rotate_nearest_mapped(
     let (w, h) = img.dimensions();
     // Python's float `%` with a positive divisor equals rem_euclid (result in [0, 360]).
     let angle = angle_deg.rem_euclid(360.0);
-    let special = w == 0
-        || h == 0
-        || !angle_deg.is_finite()
-        || angle == 0.0
-        || angle == 180.0
-        || ((angle == 90.0 || angle == 270.0) && w == h);
-    if special {
-        // Pillow's exact fast paths move whole pixels: map first, then move.
-        let mut mapped = img.clone();
-        if flip_x {
-            hflip(&mut mapped);
-        }
-        if let Some(lut) = lut {
-            apply_lut(&mut mapped, lut);
-        }
-        if w == 0 || h == 0 || !angle_deg.is_finite() || angle == 0.0 {
-            // Nothing to move; a non-finite angle has no rotation (Pillow would raise).
-            return mapped;
-        }
-        if angle == 180.0 {
-            return image::imageops::rotate180(&mapped);
-        }
-        // Transpose.ROTATE_90 is counter-clockwise; image's rotate270 is clockwise 270.
-        return if angle == 90.0 {
-            image::imageops::rotate270(&mapped)
+    let moves_nothing = w == 0 || h == 0 || !angle_deg.is_finite() || angle == 0.0;
+    let square_quarter_turn = (angle == 90.0 || angle == 270.0) && w == h;
+    if moves_nothing || angle == 180.0 || square_quarter_turn {
+        // Pillow's exact fast paths move whole pixels: map first (if anything is pending),
+        // then move.
+        let mapped = if flip_x || lut.is_some() {
+            let mut m = img.clone();
+            if flip_x {
+                hflip(&mut m);
+            }
+            if let Some(lut) = lut {
+                apply_lut(&mut m, lut);
+            }
+            Cow::Owned(m)
         } else {
-            image::imageops::rotate90(&mapped)
+            Cow::Borrowed(img)
+        };
+        return if moves_nothing {
+            // A non-finite angle has no rotation (Pillow would raise).
+            mapped.into_owned()
+        } else if angle == 180.0 {
+            image::imageops::rotate180(mapped.as_ref())
+        } else if angle == 90.0 {
+            // Transpose.ROTATE_90 is counter-clockwise; image's rotate270 is clockwise 270.
+            image::imageops::rotate270(mapped.as_ref())
+        } else {
+            image::imageops::rotate90(mapped.as_ref())
         };
     }
     let sampler = Sampler {
