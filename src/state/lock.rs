@@ -5,7 +5,7 @@
 //! process is gone (same host: the pid no longer runs) or its heartbeat is older than
 //! [`STALE_AFTER`] (another host, which we cannot ask).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,7 +71,8 @@ impl LockInfo {
 pub struct RunLock {
     store: Arc<dyn Store>,
     info: LockInfo,
-    stop: Arc<AtomicBool>,
+    /// Dropping it stops the heartbeat thread.
+    stop: Option<Sender<()>>,
     heartbeat: Option<std::thread::JoinHandle<()>>,
     /// A stale lock this one replaced.
     pub took_over: Option<LockInfo>,
@@ -151,24 +152,22 @@ impl RunLock {
     }
 
     fn start(store: Arc<dyn Store>, info: LockInfo, took_over: Option<LockInfo>) -> RunLock {
-        let stop = Arc::new(AtomicBool::new(false));
+        // Dropping `stop` (the only sender) wakes the heartbeat at once: a run does not
+        // wait out a sleep when it ends.
+        let (stop, stopped) = channel::<()>();
         let heartbeat = {
-            let (store, stop, mut info) = (store.clone(), stop.clone(), info.clone());
+            let (store, mut info) = (store.clone(), info.clone());
             std::thread::Builder::new()
                 .name("lakeaug-lock".into())
-                .spawn(move || {
-                    let tick = Duration::from_millis(200);
-                    let mut waited = Duration::ZERO;
-                    while !stop.load(Ordering::SeqCst) {
-                        std::thread::sleep(tick);
-                        waited += tick;
-                        if waited >= HEARTBEAT_EVERY {
-                            waited = Duration::ZERO;
+                .spawn(move || loop {
+                    match stopped.recv_timeout(HEARTBEAT_EVERY) {
+                        Err(RecvTimeoutError::Timeout) => {
                             info.heartbeat_us = now_us();
                             if !refresh(store.as_ref(), &info) {
                                 return;
                             }
                         }
+                        Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
                     }
                 })
                 .ok()
@@ -176,7 +175,7 @@ impl RunLock {
         RunLock {
             store,
             info,
-            stop,
+            stop: Some(stop),
             heartbeat,
             took_over,
         }
@@ -187,7 +186,7 @@ impl RunLock {
     }
 
     fn stop_heartbeat(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stop = None;
         if let Some(h) = self.heartbeat.take() {
             h.join().ok();
         }
