@@ -264,17 +264,53 @@ impl Augmenter {
             );
         }
 
-        let prepared: Vec<Result<PreparedRow, String>> = (0..n)
+        // Each row is decoded, augmented for every scheme and copy, and encoded in one
+        // task, so its decoded pixels are freed as soon as it is done (and are still in
+        // cache while it is worked on). MixGen needs the partner's pixels too, so with a
+        // mixing scheme a task does a pair of rows (2k, 2k+1: batches start at even rows).
+        let unit = if mixes { 2 } else { 1 };
+        let mut outcomes: Vec<Result<RowOutcome, String>> = (0..n.div_ceil(unit))
             .into_par_iter()
-            .map(|row| {
-                let partner = partner_of(row).filter(|&p| p < n);
-                let context = RowContext {
-                    file_key: &file.key,
-                    source_row: first_row + row as u64,
-                    caption: caption_of(row),
-                    partner: partner.map(|p| ((first_row + p as u64) as i64, caption_of(p))),
-                };
-                self.prepare(images.value(row), &context)
+            .flat_map_iter(|u| {
+                let rows = u * unit..((u + 1) * unit).min(n);
+                let prepared: Vec<Result<PreparedRow, String>> = rows
+                    .clone()
+                    .map(|row| {
+                        let partner = partner_of(row).filter(|&p| p < n);
+                        let context = RowContext {
+                            file_key: &file.key,
+                            source_row: first_row + row as u64,
+                            caption: caption_of(row),
+                            partner: partner
+                                .map(|p| ((first_row + p as u64) as i64, caption_of(p))),
+                        };
+                        self.prepare(images.value(row), &context)
+                    })
+                    .collect();
+                let unit_first_row = first_row + rows.start as u64;
+                let encoded: Vec<_> = (0..prepared.len())
+                    .map(|i| self.augment_and_encode(&prepared, i, unit_first_row))
+                    .collect();
+                prepared
+                    .into_iter()
+                    .zip(encoded)
+                    .map(|(row, encoded)| {
+                        let row = row?;
+                        Ok(RowOutcome {
+                            digest: row.digest,
+                            decode_scale: row.decode_scale,
+                            variants: row
+                                .variants
+                                .into_iter()
+                                .map(|v| SampledVariant {
+                                    seed: v.seed,
+                                    sampled: v.sampled,
+                                })
+                                .collect(),
+                            encoded,
+                        })
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect();
 
@@ -291,79 +327,39 @@ impl Augmenter {
                 stage,
                 reason,
             };
-            // Every (row, copy) of this scheme whose image decoded, in output order.
-            let mut tasks: Vec<(usize, usize)> = Vec::with_capacity(n * copies);
-            for (row, prepared) in prepared.iter().enumerate() {
-                for copy in 0..copies {
-                    match prepared {
-                        Ok(_) => tasks.push((row, copy)),
-                        Err(reason) => {
-                            rejects.push(reject(row, copy, Stage::Decode, reason.clone()))
+            let mut kept_rows = Vec::with_capacity(n * copies);
+            let mut kept_lineage = Vec::with_capacity(n * copies);
+            let mut kept_captions = Vec::with_capacity(n * copies);
+            let mut kept_images = Vec::with_capacity(n * copies);
+            for (row, outcome) in outcomes.iter_mut().enumerate() {
+                let outcome = match outcome {
+                    Ok(o) => o,
+                    Err(reason) => {
+                        for copy in 0..copies {
+                            rejects.push(reject(row, copy, Stage::Decode, reason.clone()));
                         }
+                        continue;
                     }
-                }
-            }
-
-            let encoded: Vec<Result<Vec<u8>, (Stage, String)>> = tasks
-                .par_iter()
-                .map(|&(row, copy)| {
-                    let Ok(this) = &prepared[row] else {
-                        unreachable!("tasks only hold decoded rows")
-                    };
-                    let variant = &this.variants[s * copies + copy];
-                    let partner = match variant.sampled.params.mix_partner_row {
-                        Some(p) => match prepared_at(&prepared, first_row, p) {
-                            Some(Ok(partner)) => Some(&partner.image),
-                            Some(Err(reason)) => {
-                                return Err((
-                                    Stage::Augment,
-                                    format!(
-                                        "MixGen partner (source row {p}) was rejected: {reason}"
-                                    ),
-                                ))
-                            }
-                            None => None,
-                        },
-                        None => None,
-                    };
-                    let image = variant
-                        .cropped
-                        .clone()
-                        .unwrap_or_else(|| this.image.clone());
-                    let out = scheme
-                        .apply_image(image, &variant.sampled.params, partner)
-                        .map_err(|e| (Stage::Augment, e))?;
-                    let mut bytes = Vec::with_capacity(32 * 1024);
-                    img::encode(&out, self.format, &mut bytes)
-                        .map_err(|e| (Stage::Encode, e.to_string()))?;
-                    Ok(bytes)
-                })
-                .collect();
-
-            let mut kept_rows = Vec::with_capacity(tasks.len());
-            let mut kept_lineage = Vec::with_capacity(tasks.len());
-            let mut kept_captions = Vec::with_capacity(tasks.len());
-            let mut kept_images = Vec::with_capacity(tasks.len());
-            for ((row, copy), result) in tasks.into_iter().zip(encoded) {
-                let Ok(prepared) = &prepared[row] else {
-                    unreachable!("tasks only hold decoded rows")
                 };
-                match result {
-                    Ok(bytes) => {
-                        let variant = &prepared.variants[s * copies + copy];
-                        kept_rows.push(row as u32);
-                        kept_captions.push(variant.sampled.caption.clone());
-                        kept_lineage.push(RowLineage {
-                            source_row: (first_row + row as u64) as i64,
-                            source_digest: prepared.digest.clone(),
-                            decode_scale: prepared.decode_scale,
-                            copy: copy as i32,
-                            seed: variant.seed,
-                            params: variant.sampled.params.clone(),
-                        });
-                        kept_images.push(Some(bytes));
+                for copy in 0..copies {
+                    let v = s * copies + copy;
+                    let variant = &outcome.variants[v];
+                    match std::mem::replace(&mut outcome.encoded[v], Ok(Vec::new())) {
+                        Ok(bytes) => {
+                            kept_rows.push(row as u32);
+                            kept_captions.push(variant.sampled.caption.clone());
+                            kept_lineage.push(RowLineage {
+                                source_row: (first_row + row as u64) as i64,
+                                source_digest: outcome.digest.clone(),
+                                decode_scale: outcome.decode_scale,
+                                copy: copy as i32,
+                                seed: variant.seed,
+                                params: variant.sampled.params.clone(),
+                            });
+                            kept_images.push(Some(bytes));
+                        }
+                        Err((stage, reason)) => rejects.push(reject(row, copy, stage, reason)),
                     }
-                    Err((stage, reason)) => rejects.push(reject(row, copy, stage, reason)),
                 }
             }
             batches.push(self.assemble(
@@ -378,6 +374,52 @@ impl Augmenter {
             )?);
         }
         Ok(BatchOutput { batches, rejects })
+    }
+
+    /// The encoded image of every scheme and copy of `prepared[i]` (scheme-major; empty
+    /// if the row did not decode). Its batch-local neighbours are its possible MixGen
+    /// partners; `prepared[0]` is source row `first_row`.
+    fn augment_and_encode(
+        &self,
+        prepared: &[Result<PreparedRow, String>],
+        i: usize,
+        first_row: u64,
+    ) -> Vec<Result<Vec<u8>, (Stage, String)>> {
+        let Ok(this) = &prepared[i] else {
+            return Vec::new();
+        };
+        let copies = self.config.copies as usize;
+        this.variants
+            .iter()
+            .enumerate()
+            .map(|(v, variant)| {
+                let scheme = &self.schemes[v / copies];
+                let partner = match variant.sampled.params.mix_partner_row {
+                    Some(p) => match prepared_at(prepared, first_row, p) {
+                        Some(Ok(partner)) => Some(&partner.image),
+                        Some(Err(reason)) => {
+                            return Err((
+                                Stage::Augment,
+                                format!("MixGen partner (source row {p}) was rejected: {reason}"),
+                            ))
+                        }
+                        None => None,
+                    },
+                    None => None,
+                };
+                let image = variant
+                    .cropped
+                    .clone()
+                    .unwrap_or_else(|| this.image.clone());
+                let out = scheme
+                    .apply_image(image, &variant.sampled.params, partner)
+                    .map_err(|e| (Stage::Augment, e))?;
+                let mut bytes = Vec::with_capacity(32 * 1024);
+                img::encode(&out, self.format, &mut bytes)
+                    .map_err(|e| (Stage::Encode, e.to_string()))?;
+                Ok(bytes)
+            })
+            .collect()
     }
 
     /// Build the output batch of one scheme from the rows it kept.
@@ -432,6 +474,21 @@ impl Augmenter {
         columns.extend(lineage_columns(&input.file.display, &lineage, &self.stamp)?);
         Ok(RecordBatch::try_new(schema.clone(), columns)?)
     }
+}
+
+/// A finished source row: what its output rows need once its pixels are gone.
+struct RowOutcome {
+    digest: String,
+    decode_scale: u8,
+    /// One entry per (scheme, copy), scheme-major, as in [`PreparedRow::variants`].
+    variants: Vec<SampledVariant>,
+    /// The encoded image of each variant, or the stage and reason it failed.
+    encoded: Vec<Result<Vec<u8>, (Stage, String)>>,
+}
+
+struct SampledVariant {
+    seed: u64,
+    sampled: Sampled,
 }
 
 /// What a row's sampling needs to know besides its image.

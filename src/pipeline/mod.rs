@@ -25,7 +25,7 @@ pub use augment::{output_schema, token_fields, Augmenter, BatchOutput, Reject, S
 pub use plan::{check_unique_keys, plan_inputs, render_plan, PlannedFile};
 pub use summary::{RunStatus, RunSummary};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -35,7 +35,6 @@ use anyhow::{bail, Context};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::kernels::tokens::TextTokenizer;
@@ -179,9 +178,6 @@ struct ReadPlan {
     start: u64,
     chunk_rows: u64,
 }
-
-/// How many batches are augmented at once (see the main loop of `process`).
-const BATCHES_IN_FLIGHT: usize = 2;
 
 fn reader_thread(plans: Vec<ReadPlan>, batch_size: usize, tx: SyncSender<ReadMsg>) {
     for (file, plan) in plans.into_iter().enumerate() {
@@ -885,112 +881,137 @@ fn process(
         })))?;
         Ok(p.rows)
     };
-    let result: anyhow::Result<()> = (|| {
-        let mut messages = read_rx.iter().peekable();
-        while let Some(msg) = messages.next() {
+    // What the reader sent, in its order: batches being augmented by the pool, and the
+    // file and chunk events that follow them.
+    enum InFlight {
+        Batch {
+            file: usize,
+            rows: u64,
+            out: Receiver<anyhow::Result<BatchOutput>>,
+        },
+        Event(ReadMsg),
+    }
+    let mut handle = |item: InFlight| -> anyhow::Result<()> {
+        match item {
+            InFlight::Batch { file, rows, out } => {
+                let out = out
+                    .recv()
+                    .map_err(|_| anyhow::anyhow!("a worker thread stopped"))??;
+                let p = &mut pending[file];
+                p.rows += rows;
+                let id = &stems[file];
+                for (scheme, out_batch) in augmenter.schemes.iter().zip(out.batches) {
+                    p.counts.entry(scheme.name.clone()).or_default().written +=
+                        out_batch.num_rows() as u64;
+                    send(WriteMsg::Batch {
+                        file_id: id.to_string(),
+                        scheme: scheme.name.clone(),
+                        batch: out_batch,
+                    })?;
+                }
+                for r in &out.rejects {
+                    p.counts.entry(r.scheme.clone()).or_default().rejected += 1;
+                }
+                p.rejects.extend(out.rejects);
+                bar.inc(rows);
+                crate::crash::point("mid-file");
+            }
+            InFlight::Event(ReadMsg::Batch { .. }) => {
+                unreachable!("batches are queued as InFlight::Batch")
+            }
+            InFlight::Event(ReadMsg::ChunkDone { file, rows_done }) => {
+                let rows = commit(
+                    file,
+                    Some(rows_done),
+                    &mut pending,
+                    &mut totals,
+                    &mut rejects,
+                )?;
+                per_file_rows[file] += rows;
+                rows_read += rows;
+            }
+            InFlight::Event(ReadMsg::FileDone { file }) => {
+                let rows = commit(file, None, &mut pending, &mut totals, &mut rejects)?;
+                per_file_rows[file] += rows;
+                rows_read += rows;
+                let input = &inputs[file];
+                manifest_inputs.push(ManifestInput {
+                    path: input.file.display.clone(),
+                    size: input.file.size,
+                    modified: input
+                        .file
+                        .modified
+                        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+                        .map(|d| rfc3339_micros(d.as_micros() as i64)),
+                    rows: per_file_rows[file],
+                    footer_fingerprint: input.footer_fingerprint(),
+                });
+            }
+            InFlight::Event(ReadMsg::FileFailed { file, error }) => {
+                if opts.on_bad_file == BadFilePolicy::Fail {
+                    return Err(anyhow::Error::new(error).context(
+                        "input file could not be read (use --on-bad-file skip to go on without it)",
+                    ));
+                }
+                let input = &inputs[file];
+                send(WriteMsg::Discard {
+                    file_id: stems[file].clone(),
+                })?;
+                let dropped = std::mem::take(&mut pending[file]);
+                bar.inc(
+                    input
+                        .num_rows
+                        .saturating_sub(dropped.first_row + dropped.rows),
+                );
+                skipped.push(SkippedFile {
+                    path: input.file.display.clone(),
+                    reason: error.to_string(),
+                });
+            }
+        }
+        Ok(())
+    };
+    // Batches are handed to the pool as they arrive, and their outputs taken in reading
+    // order, with up to `threads + 1` batches in flight: the workers never wait for each
+    // other at a batch boundary, and one batch's serial steps (tokenizing, lineage,
+    // assembling columns) overlap other batches' image work. Each batch's output is a
+    // function of that batch alone, so the values do not depend on the scheduling.
+    let window = threads + 1;
+    let result: anyhow::Result<()> = pool.in_place_scope(|scope| {
+        let mut queue: VecDeque<InFlight> = VecDeque::new();
+        let mut batches_queued = 0;
+        for msg in read_rx.iter() {
             match msg {
                 ReadMsg::Batch {
                     file,
                     first_row,
                     batch,
                 } => {
-                    // Augment the batches that follow too, up to BATCHES_IN_FLIGHT: the
-                    // serial steps of one batch (tokenizing, lineage, assembling columns)
-                    // then overlap the parallel image work of the next, and the workers
-                    // wait at one barrier instead of several. Each batch's output is a
-                    // function of that batch alone, so the values do not change.
-                    let mut group = vec![(file, first_row, batch)];
-                    while group.len() < BATCHES_IN_FLIGHT {
-                        match messages.next_if(|m| matches!(m, ReadMsg::Batch { .. })) {
-                            Some(ReadMsg::Batch {
-                                file,
-                                first_row,
-                                batch,
-                            }) => group.push((file, first_row, batch)),
-                            _ => break,
-                        }
-                    }
-                    let outs: Vec<anyhow::Result<BatchOutput>> = pool.install(|| {
-                        group
-                            .par_iter()
-                            .map(|(file, first_row, batch)| {
-                                augmenter.augment_batch(&inputs[*file], &schema, *first_row, batch)
-                            })
-                            .collect()
+                    let rows = batch.num_rows() as u64;
+                    let (tx, out) = sync_channel(1);
+                    let (augmenter, input, schema) = (&augmenter, &inputs[file], &schema);
+                    scope.spawn(move |_| {
+                        // The receiver is gone only when the run already failed.
+                        let _ = tx.send(augmenter.augment_batch(input, schema, first_row, &batch));
                     });
-                    for ((file, _, batch), out) in group.into_iter().zip(outs) {
-                        let out = out?;
-                        let p = &mut pending[file];
-                        p.rows += batch.num_rows() as u64;
-                        let id = &stems[file];
-                        for (scheme, out_batch) in augmenter.schemes.iter().zip(out.batches) {
-                            p.counts.entry(scheme.name.clone()).or_default().written +=
-                                out_batch.num_rows() as u64;
-                            send(WriteMsg::Batch {
-                                file_id: id.to_string(),
-                                scheme: scheme.name.clone(),
-                                batch: out_batch,
-                            })?;
-                        }
-                        for r in &out.rejects {
-                            p.counts.entry(r.scheme.clone()).or_default().rejected += 1;
-                        }
-                        p.rejects.extend(out.rejects);
-                        bar.inc(batch.num_rows() as u64);
-                        crate::crash::point("mid-file");
-                    }
+                    queue.push_back(InFlight::Batch { file, rows, out });
+                    batches_queued += 1;
                 }
-                ReadMsg::ChunkDone { file, rows_done } => {
-                    let rows = commit(
-                        file,
-                        Some(rows_done),
-                        &mut pending,
-                        &mut totals,
-                        &mut rejects,
-                    )?;
-                    per_file_rows[file] += rows;
-                    rows_read += rows;
+                event => queue.push_back(InFlight::Event(event)),
+            }
+            // Handle what is at the front once the window is full; events at the front
+            // (everything before them is handled) go at once.
+            while let Some(front) = queue.front() {
+                let is_batch = matches!(front, InFlight::Batch { .. });
+                if is_batch && batches_queued < window {
+                    break;
                 }
-                ReadMsg::FileDone { file } => {
-                    let rows = commit(file, None, &mut pending, &mut totals, &mut rejects)?;
-                    per_file_rows[file] += rows;
-                    rows_read += rows;
-                    let input = &inputs[file];
-                    manifest_inputs.push(ManifestInput {
-                        path: input.file.display.clone(),
-                        size: input.file.size,
-                        modified: input
-                            .file
-                            .modified
-                            .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
-                            .map(|d| rfc3339_micros(d.as_micros() as i64)),
-                        rows: per_file_rows[file],
-                        footer_fingerprint: input.footer_fingerprint(),
-                    });
-                }
-                ReadMsg::FileFailed { file, error } => {
-                    if opts.on_bad_file == BadFilePolicy::Fail {
-                        return Err(anyhow::Error::new(error).context("input file could not be read (use --on-bad-file skip to go on without it)"));
-                    }
-                    let input = &inputs[file];
-                    send(WriteMsg::Discard {
-                        file_id: stems[file].clone(),
-                    })?;
-                    let dropped = std::mem::take(&mut pending[file]);
-                    bar.inc(
-                        input
-                            .num_rows
-                            .saturating_sub(dropped.first_row + dropped.rows),
-                    );
-                    skipped.push(SkippedFile {
-                        path: input.file.display.clone(),
-                        reason: error.to_string(),
-                    });
-                }
+                batches_queued -= usize::from(is_batch);
+                handle(queue.pop_front().expect("front exists"))?;
             }
         }
-        Ok(())
-    })();
+        queue.into_iter().try_for_each(&mut handle)
+    });
     drop(read_rx);
     drop(write_tx);
     let _ = reader.join();
