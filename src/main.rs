@@ -296,7 +296,23 @@ fn schemes_command(args: &SchemesArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// glibc malloc tuned for batch-sized buffers. By default glibc raises its mmap threshold
+/// to the largest block freed so far, after which input and output batch buffers come from
+/// the heap, where longer-lived blocks pin freed space and peak memory grew with the number
+/// of rows. Fixed: blocks of 4 MiB and more get their own pages and give them back when
+/// freed, and a heap keeps up to 8 MiB free at its top rather than returning and
+/// re-faulting pages (per-row image buffers). Measured in BENCHMARKS.md ("Memory").
+fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets malloc tunables; it runs before any other thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 8 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_malloc();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(args) => return ExitCode::from(run_main(args)),
