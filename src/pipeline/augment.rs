@@ -1,4 +1,5 @@
-//! Augmenting one record batch: decode once, then every scheme and copy, in parallel.
+//! Augmenting one record batch: rows in parallel, each decoded once, then augmented for
+//! every scheme and copy and encoded in the same task.
 
 use std::sync::Arc;
 

@@ -6,7 +6,8 @@
 //!                                  └──output batches──▶ writer thread (Parquet, staging,
 //!                                                        publish + commit per input file)
 //! ```
-//! Both channels are bounded, so memory stays at a few batches whatever the input size.
+//! Both channels are bounded, and at most `threads + 1` batches are in the pool at once,
+//! so memory stays at a few batches whatever the input size.
 //!
 //! A run holds the output's lock, skips the input files the output already holds
 //! unchanged (see [`crate::state`]), and commits each processed file on its own: its parts
