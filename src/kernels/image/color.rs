@@ -118,8 +118,14 @@ pub(super) fn grayscale_mean_rounded_mapped(img: &RgbImage, lut: Option<&[u8; 25
     let mut sum: u64 = 0;
     match lut {
         Some(t) => {
+            // The table folded into the luma weights once: three lookups and adds per
+            // pixel, no multiplies (the same integer sum as `luma` of the mapped values).
+            let weighted = |w: u32| -> [u32; 256] { std::array::from_fn(|v| t[v] as u32 * w) };
+            let (wr, wg, wb) = (weighted(19595), weighted(38470), weighted(7471));
             for px in img.as_raw().chunks_exact(3) {
-                sum += luma(t[px[0] as usize], t[px[1] as usize], t[px[2] as usize]) as u64;
+                let l =
+                    (wr[px[0] as usize] + wg[px[1] as usize] + wb[px[2] as usize] + 0x8000) >> 16;
+                sum += l as u64;
             }
         }
         None => {

@@ -210,6 +210,49 @@ impl Sampler<'_> {
 /// pixels up front, instead of testing every pixel, measured slower: the test is
 /// well predicted and the cost is in the scattered reads.)
 fn affine_fixed(src: &Sampler, out: &mut RgbImage, a: &[f64; 6]) {
+    // One copy of the loop per (flip, table) combination, so the per-pixel read has no
+    // branches on them.
+    match (src.flip_x, src.lut) {
+        (false, None) => affine_fixed_with(src, out, a, |px| px),
+        (true, None) => affine_fixed_flipped(src, out, a, |px| px),
+        (false, Some(t)) => affine_fixed_with(src, out, a, |px| map3(t, px)),
+        (true, Some(t)) => affine_fixed_flipped(src, out, a, |px| map3(t, px)),
+    }
+}
+
+#[inline(always)]
+fn map3(t: &[u8; 256], px: [u8; 3]) -> [u8; 3] {
+    [t[px[0] as usize], t[px[1] as usize], t[px[2] as usize]]
+}
+
+/// [`affine_fixed_with`] reading the source mirrored left-right.
+fn affine_fixed_flipped(
+    src: &Sampler,
+    out: &mut RgbImage,
+    a: &[f64; 6],
+    map: impl Fn([u8; 3]) -> [u8; 3],
+) {
+    let last = src.w - 1;
+    affine_fixed_loop(src, out, a, |xin| last - xin, map)
+}
+
+fn affine_fixed_with(
+    src: &Sampler,
+    out: &mut RgbImage,
+    a: &[f64; 6],
+    map: impl Fn([u8; 3]) -> [u8; 3],
+) {
+    affine_fixed_loop(src, out, a, |xin| xin, map)
+}
+
+#[inline(always)]
+fn affine_fixed_loop(
+    src: &Sampler,
+    out: &mut RgbImage,
+    a: &[f64; 6],
+    column: impl Fn(usize) -> usize,
+    map: impl Fn([u8; 3]) -> [u8; 3],
+) {
     let (w, h) = out.dimensions();
     let (wi, hi) = (w as i32, h as i32);
     let a0 = fix(a[0]);
@@ -222,11 +265,14 @@ fn affine_fixed(src: &Sampler, out: &mut RgbImage, a: &[f64; 6]) {
     for out_row in out.chunks_exact_mut(row_len) {
         let mut xx = a2;
         let mut yy = a5;
-        for x in 0..w as usize {
+        for dp in out_row.chunks_exact_mut(3) {
             let xin = xx >> 16;
             let yin = yy >> 16;
             if xin >= 0 && xin < wi && yin >= 0 && yin < hi {
-                src.copy_px(out_row, x, xin as usize, yin as usize);
+                let s = (yin as usize * src.w + column(xin as usize)) * 3;
+                if let Some(sp) = src.src.get(s..s + 3) {
+                    dp.copy_from_slice(&map([sp[0], sp[1], sp[2]]));
+                }
             }
             xx = xx.wrapping_add(a0);
             yy = yy.wrapping_add(a3);
