@@ -78,17 +78,21 @@ impl Env {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    fn lakeaug(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-        let mut c = common::small_run::small_run();
-        c.args(args)
-            // Only what the test sets: no credentials or profiles of the machine.
-            .env_clear()
+    /// `c` with only the environment the tests set: the moto endpoint and test
+    /// credentials, no credentials or profiles of the machine.
+    fn isolated<'c>(&self, c: &'c mut Command) -> &'c mut Command {
+        c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home.path())
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", &self.moto.endpoint);
+            .env("AWS_ENDPOINT_URL", &self.moto.endpoint)
+    }
+
+    fn lakeaug(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+        let mut c = common::small_run::small_run();
+        self.isolated(c.args(args));
         for (k, v) in extra_env {
             c.env(k, v);
         }
@@ -298,15 +302,7 @@ fn readme_cronjob_script_runs_as_written(env: &Env) {
         script = script.replace(from, to);
     }
     let run = || {
-        Command::new("/bin/sh")
-            .args(["-c", &script])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", env.home.path())
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", &env.moto.endpoint)
+        env.isolated(Command::new("/bin/sh").args(["-c", &script]))
             .output()
             .unwrap()
     };

@@ -129,7 +129,8 @@ struct PreparedRow {
 struct Variant {
     seed: u64,
     sampled: Sampled,
-    /// The scheme's random resized crop of the source image, already at the output size.
+    /// The scheme's random resized crop of the source image, already at the output size
+    /// (taken out when the row is augmented).
     cropped: Option<RgbImage>,
 }
 
@@ -274,7 +275,7 @@ impl Augmenter {
             .into_par_iter()
             .flat_map_iter(|u| {
                 let rows = u * unit..((u + 1) * unit).min(n);
-                let prepared: Vec<Result<PreparedRow, String>> = rows
+                let mut prepared: Vec<Result<PreparedRow, String>> = rows
                     .clone()
                     .map(|row| {
                         let partner = partner_of(row).filter(|&p| p < n);
@@ -290,7 +291,14 @@ impl Augmenter {
                     .collect();
                 let unit_first_row = first_row + rows.start as u64;
                 let encoded: Vec<_> = (0..prepared.len())
-                    .map(|i| self.augment_and_encode(&prepared, i, unit_first_row))
+                    .map(|i| {
+                        // Each crop is used once: moved out, not copied.
+                        let crops = match &mut prepared[i] {
+                            Ok(row) => row.variants.iter_mut().map(|v| v.cropped.take()).collect(),
+                            Err(_) => Vec::new(),
+                        };
+                        self.augment_and_encode(&prepared, i, unit_first_row, crops)
+                    })
                     .collect();
                 prepared
                     .into_iter()
@@ -379,12 +387,14 @@ impl Augmenter {
 
     /// The encoded image of every scheme and copy of `prepared[i]` (scheme-major; empty
     /// if the row did not decode). Its batch-local neighbours are its possible MixGen
-    /// partners; `prepared[0]` is source row `first_row`.
+    /// partners; `prepared[0]` is source row `first_row`. `crops` holds each variant's
+    /// crop (its `Variant::cropped`, taken out).
     fn augment_and_encode(
         &self,
         prepared: &[Result<PreparedRow, String>],
         i: usize,
         first_row: u64,
+        crops: Vec<Option<RgbImage>>,
     ) -> Vec<Result<Vec<u8>, (Stage, String)>> {
         let Ok(this) = &prepared[i] else {
             return Vec::new();
@@ -392,8 +402,9 @@ impl Augmenter {
         let copies = self.config.copies as usize;
         this.variants
             .iter()
+            .zip(crops)
             .enumerate()
-            .map(|(v, variant)| {
+            .map(|(v, (variant, cropped))| {
                 let scheme = &self.schemes[v / copies];
                 let partner = match variant.sampled.params.mix_partner_row {
                     Some(p) => match prepared_at(prepared, first_row, p) {
@@ -408,10 +419,7 @@ impl Augmenter {
                     },
                     None => None,
                 };
-                let image = variant
-                    .cropped
-                    .clone()
-                    .unwrap_or_else(|| this.image.clone());
+                let image = cropped.unwrap_or_else(|| this.image.clone());
                 let out = scheme
                     .apply_image(image, &variant.sampled.params, partner)
                     .map_err(|e| (Stage::Augment, e))?;

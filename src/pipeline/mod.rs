@@ -980,7 +980,12 @@ fn process(
     let window = threads + 1;
     let result: anyhow::Result<()> = pool.in_place_scope(|scope| {
         let mut queue: VecDeque<InFlight> = VecDeque::new();
-        let mut batches_queued = 0;
+        let in_flight = |queue: &VecDeque<InFlight>| {
+            queue
+                .iter()
+                .filter(|i| matches!(i, InFlight::Batch { .. }))
+                .count()
+        };
         for msg in read_rx.iter() {
             match msg {
                 ReadMsg::Batch {
@@ -996,18 +1001,15 @@ fn process(
                         let _ = tx.send(augmenter.augment_batch(input, schema, first_row, &batch));
                     });
                     queue.push_back(InFlight::Batch { file, rows, out });
-                    batches_queued += 1;
                 }
                 event => queue.push_back(InFlight::Event(event)),
             }
             // Handle what is at the front once the window is full; events at the front
             // (everything before them is handled) go at once.
             while let Some(front) = queue.front() {
-                let is_batch = matches!(front, InFlight::Batch { .. });
-                if is_batch && batches_queued < window {
+                if matches!(front, InFlight::Batch { .. }) && in_flight(&queue) < window {
                     break;
                 }
-                batches_queued -= usize::from(is_batch);
                 handle(queue.pop_front().expect("front exists"))?;
             }
         }

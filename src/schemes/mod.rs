@@ -373,17 +373,13 @@ fn uniform_factor(rng: &mut impl Rng, spread: f32) -> f32 {
     }
 }
 
-/// Colour jitter in its recorded order. A hue left alone for a colour word has no factor
-/// and is skipped; a drawn hue is applied even if 0 (Pillow's HSV round trip is not the
-/// identity, and torchvision applies it whenever hue jitter is on).
-/// The recorded colour adjustments of a row, in their recorded order.
-fn jitter_ops(p: &AugParams) -> Vec<(ColorOp, f32)> {
-    let Some(order) = &p.jitter_order else {
-        return Vec::new();
-    };
-    order
-        .0
+/// The row's colour adjustments in their recorded order. A hue left alone for a colour
+/// word has no factor and is skipped; a drawn hue is applied even if 0 (Pillow's HSV round
+/// trip is not the identity, and torchvision applies it whenever hue jitter is on).
+fn jitter_ops(p: &AugParams) -> impl Iterator<Item = (ColorOp, f32)> + '_ {
+    p.jitter_order
         .iter()
+        .flat_map(|order| order.0.iter())
         .filter_map(|&op| {
             let factor = match op {
                 ColorOp::Brightness => p.brightness,
@@ -393,7 +389,6 @@ fn jitter_ops(p: &AugParams) -> Vec<(ColorOp, f32)> {
             };
             factor.map(|f| (op, f))
         })
-        .collect()
 }
 
 #[cfg(test)]

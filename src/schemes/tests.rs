@@ -390,7 +390,9 @@ fn apply_image_one_op_at_a_time(
     for op in &s.image_ops {
         match op {
             ImageOp::Hflip { .. } if p.hflip == Some(true) => img::hflip(&mut image),
-            ImageOp::ColorJitter { .. } => img::apply_color_ops(&mut image, &jitter_ops(p)),
+            ImageOp::ColorJitter { .. } => {
+                img::apply_color_ops(&mut image, &jitter_ops(p).collect::<Vec<_>>())
+            }
             ImageOp::Rotate { .. } => {
                 if let Some(a) = p.rotate_deg.filter(|a| *a != 0.0) {
                     image = img::rotate_nearest(&image, a);

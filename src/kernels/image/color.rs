@@ -77,9 +77,8 @@ pub fn adjust_saturation(img: &mut RgbImage, factor: f32) {
     }
 }
 
-/// Applies a per-byte lookup table to every channel of every pixel.
-#[inline]
 /// Maps every channel value of `img` through `lut`, in place.
+#[inline]
 pub(super) fn apply_lut(img: &mut RgbImage, lut: &[u8; 256]) {
     // `u8` indexes into a `[u8; 256]` never go out of bounds, so this loop has no
     // bounds checks.

@@ -212,11 +212,12 @@ impl Sampler<'_> {
 fn affine_fixed(src: &Sampler, out: &mut RgbImage, a: &[f64; 6]) {
     // One copy of the loop per (flip, table) combination, so the per-pixel read has no
     // branches on them.
+    let last = src.w - 1;
     match (src.flip_x, src.lut) {
-        (false, None) => affine_fixed_with(src, out, a, |px| px),
-        (true, None) => affine_fixed_flipped(src, out, a, |px| px),
-        (false, Some(t)) => affine_fixed_with(src, out, a, |px| map3(t, px)),
-        (true, Some(t)) => affine_fixed_flipped(src, out, a, |px| map3(t, px)),
+        (false, None) => affine_fixed_loop(src, out, a, |x| x, |px| px),
+        (true, None) => affine_fixed_loop(src, out, a, |x| last - x, |px| px),
+        (false, Some(t)) => affine_fixed_loop(src, out, a, |x| x, |px| map3(t, px)),
+        (true, Some(t)) => affine_fixed_loop(src, out, a, |x| last - x, |px| map3(t, px)),
     }
 }
 
@@ -225,26 +226,8 @@ fn map3(t: &[u8; 256], px: [u8; 3]) -> [u8; 3] {
     [t[px[0] as usize], t[px[1] as usize], t[px[2] as usize]]
 }
 
-/// [`affine_fixed_with`] reading the source mirrored left-right.
-fn affine_fixed_flipped(
-    src: &Sampler,
-    out: &mut RgbImage,
-    a: &[f64; 6],
-    map: impl Fn([u8; 3]) -> [u8; 3],
-) {
-    let last = src.w - 1;
-    affine_fixed_loop(src, out, a, |xin| last - xin, map)
-}
-
-fn affine_fixed_with(
-    src: &Sampler,
-    out: &mut RgbImage,
-    a: &[f64; 6],
-    map: impl Fn([u8; 3]) -> [u8; 3],
-) {
-    affine_fixed_loop(src, out, a, |xin| xin, map)
-}
-
+/// The loop of [`affine_fixed`]; `column` maps a source column (the pending flip) and
+/// `map` a source pixel (the pending table).
 #[inline(always)]
 fn affine_fixed_loop(
     src: &Sampler,
