@@ -502,6 +502,68 @@ async fn check_queries(dir: &Path, source: &str, source_path: &Path) {
         );
     }
 
+    // --- consistency.sql
+    checked.insert("consistency.sql");
+    let res = run_file(&ctx, "consistency.sql").await;
+    let t = Table::from(&res[0]);
+    assert_eq!(t.len(), schemes.len());
+    for s in &schemes {
+        let i = t.row_of("scheme", s);
+        let mine: Vec<&OutRow> = rows.iter().filter(|r| &r.scheme == s).collect();
+        let count = |f: &dyn Fn(&OutRow) -> bool| mine.iter().filter(|r| f(r)).count() as f64;
+        let total = |f: &dyn Fn(&OutRow) -> Option<usize>| {
+            mine.iter().filter_map(|r| f(r)).sum::<usize>() as f64
+        };
+        let want = [
+            ("rows", mine.len() as f64),
+            ("flipped", count(&|r| r.hflip == Some(true))),
+            (
+                "captions_mirrored",
+                count(&|r| {
+                    r.hflip_caption_swaps
+                        .as_ref()
+                        .is_some_and(|v| !v.is_empty())
+                }),
+            ),
+            (
+                "words_mirrored",
+                total(&|r| r.hflip_caption_swaps.as_ref().map(Vec::len)),
+            ),
+            ("flips_skipped", count(&|r| r.hflip_skipped == Some(true))),
+            ("hue_shifted", count(&|r| r.hue.is_some())),
+            ("hue_skipped", count(&|r| r.hue_skipped == Some(true))),
+            (
+                "synonyms",
+                total(&|r| r.synonym_words.as_ref().map(Vec::len)),
+            ),
+            ("blurred", count(&|r| r.blur_sigma.is_some())),
+            ("erased", count(&|r| r.erase_size.is_some())),
+            ("hedged", count(&|r| r.hedge.is_some())),
+            ("mixed", count(&|r| r.mix_partner_row.is_some())),
+            (
+                "hedged_without_cause",
+                count(&|r| r.hedge.is_some() && r.blur_sigma.is_none() && r.erase_size.is_none()),
+            ),
+        ];
+        for (column, value) in want {
+            assert_eq!(t.f64(column)[i], Some(value), "{s} {column}");
+        }
+        let lambdas: Vec<f64> = mine
+            .iter()
+            .filter_map(|r| r.mix_lambda.map(f64::from))
+            .collect();
+        if lambdas.is_empty() {
+            assert_eq!(t.f64("mix_lambda_mean")[i], None, "{s} mix_lambda_mean");
+        } else {
+            close_tol(
+                t.f64("mix_lambda_mean")[i],
+                mean(&lambdas),
+                6e-5,
+                &format!("{s} mix_lambda_mean"),
+            );
+        }
+    }
+
     // Every shipped query must be checked above.
     let shipped: BTreeSet<String> =
         std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("queries"))
@@ -640,15 +702,58 @@ fn clear_errors() {
 /// Runs the real binary on sample_data (cwd = crate root, so `source_file` is
 /// `sample_data/photos.parquet`).
 fn lakeaug_run(out: &Path, extra: &[&str]) {
+    lakeaug_run_on("sample_data/photos.parquet", out, extra);
+}
+
+fn lakeaug_run_on(input: &str, out: &Path, extra: &[&str]) {
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_lakeaug"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "--input", "sample_data/photos.parquet", "--output"])
+        .args(["run", "--input", input, "--output"])
         .arg(out)
         .args(extra)
         .stdout(std::process::Stdio::null())
         .status()
         .expect("spawn lakeaug");
     assert!(status.success(), "lakeaug run {extra:?} failed");
+}
+
+/// The consistency schemes (and one declared with `captions = "skip"`) on the synthetic
+/// input, whose captions name a side ("on the left") and colours, so every column of
+/// consistency.sql has something to count.
+#[test]
+fn queries_on_consistency_schemes_output() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_, source) = write_fixture(tmp.path());
+    let config = tmp.path().join("skip.toml");
+    std::fs::write(
+        &config,
+        "[[scheme.flip_or_skip.image]]\nop = \"hflip\"\np = 0.5\ncaptions = \"skip\"\n",
+    )
+    .expect("write config");
+    let out = tmp.path().join("consistency_out");
+    let schemes = "consistent,light,sync,mixgen,flip_or_skip";
+    let config = config.display().to_string();
+    lakeaug_run_on(
+        &source,
+        &out,
+        &["--schemes", schemes, "--copies", "4", "--config", &config],
+    );
+    // Guard against a vacuous run: each rule the query counts acted at least once.
+    let rows = read_output(&out);
+    let any = |f: &dyn Fn(&OutRow) -> bool| rows.iter().any(f);
+    assert!(any(&|r| r
+        .hflip_caption_swaps
+        .as_ref()
+        .is_some_and(|v| !v.is_empty())));
+    assert!(any(&|r| r.hflip_skipped == Some(true)));
+    assert!(any(&|r| r.hue_skipped == Some(true)));
+    assert!(any(&|r| r
+        .synonym_words
+        .as_ref()
+        .is_some_and(|v| !v.is_empty())));
+    assert!(any(&|r| r.hedge.is_some()));
+    assert!(any(&|r| r.mix_partner_row.is_some()));
+    runtime().block_on(check_queries(&out, &source, Path::new(&source)));
 }
 
 #[test]

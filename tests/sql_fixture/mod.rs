@@ -414,6 +414,15 @@ pub struct OutRow {
     pub erase_size: Option<i32>,
     pub words_replaced: Option<Vec<i64>>,
     pub words_deleted: Option<Vec<i64>>,
+    pub hflip_caption_swaps: Option<Vec<i64>>,
+    pub hflip_skipped: Option<bool>,
+    pub hue: Option<f32>,
+    pub hue_skipped: Option<bool>,
+    pub synonym_words: Option<Vec<i64>>,
+    pub blur_sigma: Option<f32>,
+    pub hedge: Option<String>,
+    pub mix_partner_row: Option<i64>,
+    pub mix_lambda: Option<f32>,
 }
 
 /// A reject row.
@@ -574,6 +583,19 @@ pub fn read_output(dir: &Path) -> Vec<OutRow> {
                     lists(&b, "aug_words_replaced"),
                     lists(&b, "aug_words_deleted"),
                 );
+                let (swaps, skipped, hue, hue_skipped, syn) = (
+                    lists(&b, "aug_hflip_caption_swaps"),
+                    bools(&b, "aug_hflip_skipped"),
+                    floats(&b, "aug_hue"),
+                    bools(&b, "aug_hue_skipped"),
+                    lists(&b, "aug_synonym_words"),
+                );
+                let (blur, hedge, partner, lambda) = (
+                    floats(&b, "aug_blur_sigma"),
+                    strings(&b, "aug_hedge"),
+                    ints(&b, "aug_mix_partner_row"),
+                    floats(&b, "aug_mix_lambda"),
+                );
                 for i in 0..b.num_rows() {
                     out.push(OutRow {
                         scheme: scheme.to_string(),
@@ -593,6 +615,15 @@ pub fn read_output(dir: &Path) -> Vec<OutRow> {
                         erase_size: es[i].map(|v| v as i32),
                         words_replaced: wr[i].clone(),
                         words_deleted: wd[i].clone(),
+                        hflip_caption_swaps: swaps[i].clone(),
+                        hflip_skipped: skipped[i],
+                        hue: hue[i],
+                        hue_skipped: hue_skipped[i],
+                        synonym_words: syn[i].clone(),
+                        blur_sigma: blur[i],
+                        hedge: hedge[i].clone(),
+                        mix_partner_row: partner[i],
+                        mix_lambda: lambda[i],
                     });
                 }
             }
