@@ -26,13 +26,15 @@ fn source_jpeg() -> Vec<u8> {
 
 fn per_row(c: &mut Criterion) {
     let jpeg = source_jpeg();
-    let mut config = Config::default();
-    // Every built-in scheme except mixgen, which needs a partner row (see the run bench).
-    config.schemes = BUILTIN_SCHEMES
-        .iter()
-        .filter(|s| **s != "mixgen")
-        .map(|s| s.to_string())
-        .collect();
+    let config = Config {
+        // Every built-in scheme except mixgen, which needs a partner row (see the run bench).
+        schemes: BUILTIN_SCHEMES
+            .iter()
+            .filter(|s| **s != "mixgen")
+            .map(|s| s.to_string())
+            .collect(),
+        ..Config::default()
+    };
     let text = TextContext::from_config(&config.text).unwrap();
     let caption = "A red motorcycle with a black seat parked on the left of a cluttered garage.";
     let format = config.image.output_format();

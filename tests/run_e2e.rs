@@ -488,7 +488,7 @@ fn hugging_face_layout_and_hive_partitions_pass_through() {
         .to_string_lossy()
         .into_owned();
     let out = dir.path().join("out");
-    let mut o = options(&[hf.clone()], &out);
+    let mut o = options(std::slice::from_ref(&hf), &out);
     o.config.schemes = vec!["aligned".into()];
     let summary = run(&o).unwrap();
     assert_eq!(summary.manifest.rows_rejected, 0);

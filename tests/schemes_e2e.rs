@@ -67,9 +67,11 @@ fn resized_source(bytes: &[u8]) -> img::RgbImage {
 fn consistent_schemes_replay_from_lineage_and_keep_the_pairing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let mut config = Config::default();
-    config.schemes = NEW_SCHEMES.iter().map(|s| s.to_string()).collect();
-    config.copies = 2;
+    let config = Config {
+        schemes: NEW_SCHEMES.iter().map(|s| s.to_string()).collect(),
+        copies: 2,
+        ..Config::default()
+    };
     let summary = run(&options(&[sample_photos()], &out, config.clone())).unwrap();
     assert_eq!(summary.manifest.rows_written, 15 * 4 * 2);
     assert_eq!(summary.manifest.rows_rejected, 0);
@@ -145,9 +147,9 @@ fn consistent_schemes_replay_from_lineage_and_keep_the_pairing() {
     let hedges = strings(&b, "aug_hedge");
     let sigma = b.column_by_name("aug_blur_sigma").unwrap();
     let erase = b.column_by_name("aug_erase_size").unwrap();
-    for i in 0..b.num_rows() {
+    for (i, hedge) in hedges.iter().enumerate() {
         assert_eq!(
-            hedges[i].is_some(),
+            hedge.is_some(),
             sigma.is_valid(i) || erase.is_valid(i),
             "row {i}"
         );
@@ -157,8 +159,10 @@ fn consistent_schemes_replay_from_lineage_and_keep_the_pairing() {
 #[test]
 fn new_schemes_do_not_depend_on_threads_or_batch_size() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.schemes = NEW_SCHEMES.iter().map(|s| s.to_string()).collect();
+    let config = Config {
+        schemes: NEW_SCHEMES.iter().map(|s| s.to_string()).collect(),
+        ..Config::default()
+    };
     let mut outputs = Vec::new();
     for (k, (threads, batch)) in [(1, 2), (2, 6), (2, 128)].into_iter().enumerate() {
         let out = dir.path().join(format!("out{k}"));

@@ -260,71 +260,41 @@ async fn check_queries(dir: &Path, source: &str, source_path: &Path) {
         let src = |r: &OutRow| captions[r.source_row as usize].clone().unwrap_or_default();
         let aug = |r: &OutRow| r.caption.clone().unwrap_or_default();
         assert_eq!(t.f64("rows")[i], Some(mine.len() as f64), "{s} joined rows");
-        let changed: Vec<f64> = mine
-            .iter()
-            .map(|r| (src(r) != aug(r)) as u8 as f64)
-            .collect();
-        close_tol(
-            t.f64("share_changed")[i],
-            mean(&changed),
+        // The query's mean of a per-row value against the same mean computed here.
+        let check_mean = |column: &str, value: &dyn Fn(&OutRow) -> f64, tol: f64| {
+            let v: Vec<f64> = mine.iter().map(|r| value(r)).collect();
+            close_tol(t.f64(column)[i], mean(&v), tol, &format!("{s} {column}"));
+        };
+        check_mean("share_changed", &|r| (src(r) != aug(r)) as u8 as f64, 6e-5);
+        check_mean(
+            "mean_words_replaced",
+            &|r| r.words_replaced.as_ref().map_or(0, Vec::len) as f64,
             6e-5,
-            &format!("{s} share_changed"),
         );
-        let rep: Vec<f64> = mine
-            .iter()
-            .map(|r| r.words_replaced.as_ref().map_or(0, |v| v.len()) as f64)
-            .collect();
-        close_tol(
-            t.f64("mean_words_replaced")[i],
-            mean(&rep),
+        check_mean(
+            "mean_words_deleted",
+            &|r| r.words_deleted.as_ref().map_or(0, Vec::len) as f64,
             6e-5,
-            &format!("{s} replaced"),
         );
-        let del: Vec<f64> = mine
-            .iter()
-            .map(|r| r.words_deleted.as_ref().map_or(0, |v| v.len()) as f64)
-            .collect();
-        close_tol(
-            t.f64("mean_words_deleted")[i],
-            mean(&del),
+        check_mean(
+            "mean_edit_distance",
+            &|r| word_distance(&src(r), &aug(r)) as f64,
             6e-5,
-            &format!("{s} deleted"),
         );
-        let dist: Vec<f64> = mine
+        let max_dist = mine
             .iter()
             .map(|r| word_distance(&src(r), &aug(r)) as f64)
-            .collect();
-        close_tol(
-            t.f64("mean_edit_distance")[i],
-            mean(&dist),
-            6e-5,
-            &format!("{s} edit distance"),
-        );
-        close_tol(
-            t.f64("max_edit_distance")[i],
-            dist.iter().cloned().fold(0.0, f64::max),
-            0.0,
-            "max dist",
-        );
-        let sw: Vec<f64> = mine
-            .iter()
-            .map(|r| src(r).split_whitespace().count() as f64)
-            .collect();
-        close_tol(
-            t.f64("mean_source_words")[i],
-            mean(&sw),
+            .fold(0.0, f64::max);
+        close_tol(t.f64("max_edit_distance")[i], max_dist, 0.0, "max dist");
+        check_mean(
+            "mean_source_words",
+            &|r| src(r).split_whitespace().count() as f64,
             6e-3,
-            &format!("{s} source words"),
         );
-        let aw: Vec<f64> = mine
-            .iter()
-            .map(|r| aug(r).split_whitespace().count() as f64)
-            .collect();
-        close_tol(
-            t.f64("mean_augmented_words")[i],
-            mean(&aw),
+        check_mean(
+            "mean_augmented_words",
+            &|r| aug(r).split_whitespace().count() as f64,
             6e-3,
-            &format!("{s} aug words"),
         );
     }
 

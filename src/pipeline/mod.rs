@@ -153,12 +153,18 @@ fn new_run_id(us: i64) -> String {
     format!("{compact}Z-{salt}")
 }
 
+/// What the reader thread sends, in reading order.
 enum ReadMsg {
     Batch {
         file: usize,
         first_row: u64,
         batch: RecordBatch,
     },
+    Event(FileEvent),
+}
+
+/// A point in an input file's progress, handled after every batch sent before it.
+enum FileEvent {
     /// The rows of `file` before `rows_done` have all been sent (a chunk boundary).
     ChunkDone {
         file: usize,
@@ -185,7 +191,10 @@ fn reader_thread(plans: Vec<ReadPlan>, batch_size: usize, tx: SyncSender<ReadMsg
         let batches = match plan.input.batches_from(batch_size, plan.start) {
             Ok(b) => b,
             Err(error) => {
-                if tx.send(ReadMsg::FileFailed { file, error }).is_err() {
+                if tx
+                    .send(ReadMsg::Event(FileEvent::FileFailed { file, error }))
+                    .is_err()
+                {
                     return;
                 }
                 continue;
@@ -197,7 +206,10 @@ fn reader_thread(plans: Vec<ReadPlan>, batch_size: usize, tx: SyncSender<ReadMsg
                 Ok(b) => b,
                 Err(error) => {
                     failed = true;
-                    if tx.send(ReadMsg::FileFailed { file, error }).is_err() {
+                    if tx
+                        .send(ReadMsg::Event(FileEvent::FileFailed { file, error }))
+                        .is_err()
+                    {
                         return;
                     }
                     break;
@@ -226,20 +238,24 @@ fn reader_thread(plans: Vec<ReadPlan>, batch_size: usize, tx: SyncSender<ReadMsg
                 }
                 offset += len;
                 let end = row + len as u64;
-                if end % plan.chunk_rows == 0
+                if end.is_multiple_of(plan.chunk_rows)
                     && end < plan.input.num_rows
                     && tx
-                        .send(ReadMsg::ChunkDone {
+                        .send(ReadMsg::Event(FileEvent::ChunkDone {
                             file,
                             rows_done: end,
-                        })
+                        }))
                         .is_err()
                 {
                     return;
                 }
             }
         }
-        if !failed && tx.send(ReadMsg::FileDone { file }).is_err() {
+        if !failed
+            && tx
+                .send(ReadMsg::Event(FileEvent::FileDone { file }))
+                .is_err()
+        {
             return;
         }
     }
@@ -890,7 +906,7 @@ fn process(
             rows: u64,
             out: Receiver<anyhow::Result<BatchOutput>>,
         },
-        Event(ReadMsg),
+        Event(FileEvent),
     }
     let mut handle = |item: InFlight| -> anyhow::Result<()> {
         match item {
@@ -917,10 +933,7 @@ fn process(
                 bar.inc(rows);
                 crate::crash::point("mid-file");
             }
-            InFlight::Event(ReadMsg::Batch { .. }) => {
-                unreachable!("batches are queued as InFlight::Batch")
-            }
-            InFlight::Event(ReadMsg::ChunkDone { file, rows_done }) => {
+            InFlight::Event(FileEvent::ChunkDone { file, rows_done }) => {
                 let rows = commit(
                     file,
                     Some(rows_done),
@@ -931,7 +944,7 @@ fn process(
                 per_file_rows[file] += rows;
                 rows_read += rows;
             }
-            InFlight::Event(ReadMsg::FileDone { file }) => {
+            InFlight::Event(FileEvent::FileDone { file }) => {
                 let rows = commit(file, None, &mut pending, &mut totals, &mut rejects)?;
                 per_file_rows[file] += rows;
                 rows_read += rows;
@@ -948,7 +961,7 @@ fn process(
                     footer_fingerprint: input.footer_fingerprint(),
                 });
             }
-            InFlight::Event(ReadMsg::FileFailed { file, error }) => {
+            InFlight::Event(FileEvent::FileFailed { file, error }) => {
                 if opts.on_bad_file == BadFilePolicy::Fail {
                     return Err(anyhow::Error::new(error).context(
                         "input file could not be read (use --on-bad-file skip to go on without it)",
@@ -1002,7 +1015,7 @@ fn process(
                     });
                     queue.push_back(InFlight::Batch { file, rows, out });
                 }
-                event => queue.push_back(InFlight::Event(event)),
+                ReadMsg::Event(event) => queue.push_back(InFlight::Event(event)),
             }
             // Handle what is at the front once the window is full; events at the front
             // (everything before them is handled) go at once.

@@ -310,7 +310,7 @@ mod tests {
             std::fs::write(full, b"x").unwrap();
         }
         let root_s = root.to_string_lossy().into_owned();
-        let files = discover_inputs(&[root_s.clone()]).unwrap();
+        let files = discover_inputs(std::slice::from_ref(&root_s)).unwrap();
         let keys: Vec<_> = files.iter().map(|f| f.key.as_str()).collect();
         assert_eq!(keys, ["year=2024/a.parquet", "year=2025/b.parquet"]);
         assert_eq!(files[0].display, format!("{root_s}/year=2024/a.parquet"));

@@ -223,7 +223,7 @@ impl OpenedInput {
         start: u64,
     ) -> Result<impl Iterator<Item = Result<(u64, RecordBatch), InputError>> + use<>, InputError>
     {
-        debug_assert!(start % 2 == 0, "batches start at even rows");
+        debug_assert!(start.is_multiple_of(2), "batches start at even rows");
         let display = self.file.display.clone();
         let handle = File::open(&self.file.path).map_err(|e| InputError::Open {
             file: display.clone(),

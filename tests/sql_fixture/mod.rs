@@ -172,16 +172,16 @@ pub fn write_fixture(root: &Path) -> (PathBuf, String) {
                     };
                     match scheme {
                         "aligned" => {
-                            g.hflip = Some(rng.next() % 2 == 0);
+                            g.hflip = Some(rng.next().is_multiple_of(2));
                             g.brightness = Some(0.8 + 0.4 * rng.unit());
                             g.contrast = Some(0.8 + 0.4 * rng.unit());
-                            g.order = Some(if rng.next() % 2 == 0 {
+                            g.order = Some(if rng.next().is_multiple_of(2) {
                                 "brightness,contrast".into()
                             } else {
                                 "contrast,brightness".into()
                             });
                             g.rotate = Some(-15.0 + 30.0 * rng.unit());
-                            if !words.is_empty() && rng.next() % 3 == 0 {
+                            if !words.is_empty() && rng.next().is_multiple_of(3) {
                                 let k = (rng.next() % words.len() as u64) as usize;
                                 let mut w = words.clone();
                                 w[k] = "random_word";
