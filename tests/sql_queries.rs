@@ -60,6 +60,20 @@ impl Table {
         let c = cast(self.col(name), &DataType::Float64).expect("cast");
         c.as_primitive::<Float64Type>().iter().collect()
     }
+    /// A histogram result (scheme, bucket_start, rows) as a map.
+    fn histogram(&self) -> BTreeMap<(String, i64), i64> {
+        self.str("scheme")
+            .into_iter()
+            .zip(self.f64("bucket_start"))
+            .zip(self.f64("rows"))
+            .map(|((s, b), n)| {
+                (
+                    (s.unwrap_or_default(), b.unwrap_or(f64::NAN) as i64),
+                    n.unwrap_or(0.0) as i64,
+                )
+            })
+            .collect()
+    }
     fn row_of(&self, key: &str, value: &str) -> usize {
         self.str(key)
             .iter()
@@ -231,18 +245,7 @@ async fn check_queries(dir: &Path, source: &str, source_path: &Path) {
             *want_h.entry((r.scheme.clone(), b)).or_default() += 1;
         }
     }
-    let got_h: BTreeMap<(String, i64), i64> = h
-        .str("scheme")
-        .into_iter()
-        .zip(h.f64("bucket_start"))
-        .zip(h.f64("rows"))
-        .map(|((s, b), n)| {
-            (
-                (s.unwrap_or_default(), b.unwrap_or(f64::NAN) as i64),
-                n.unwrap_or(0.0) as i64,
-            )
-        })
-        .collect();
+    let got_h = h.histogram();
     assert_eq!(got_h, want_h, "rotation histogram");
 
     // --- caption_edits.sql
@@ -356,18 +359,7 @@ async fn check_queries(dir: &Path, source: &str, source_path: &Path) {
         );
     }
     let h = Table::from(&res[1]);
-    let got_h: BTreeMap<(String, i64), i64> = h
-        .str("scheme")
-        .into_iter()
-        .zip(h.f64("bucket_start"))
-        .zip(h.f64("rows"))
-        .map(|((s, b), n)| {
-            (
-                (s.unwrap_or_default(), b.unwrap_or(f64::NAN) as i64),
-                n.unwrap_or(0.0) as i64,
-            )
-        })
-        .collect();
+    let got_h = h.histogram();
     assert_eq!(got_h, want_h, "token histogram");
 
     // --- lineage_trace.sql

@@ -200,7 +200,7 @@ impl TableProvider for SourceTable {
 }
 
 /// One input file as a stream of projected batches.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct FilePartition {
     file: SourceFile,
     table_schema: SchemaRef,
@@ -220,14 +220,7 @@ impl PartitionStream for FilePartition {
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.schema), 2);
         let tx = builder.tx();
-        let job = FileJob {
-            file: self.file.clone(),
-            table_schema: Arc::clone(&self.table_schema),
-            n_file_fields: self.n_file_fields,
-            partition_cols: self.partition_cols.clone(),
-            indices: self.indices.clone(),
-            schema: Arc::clone(&self.schema),
-        };
+        let job = self.clone();
         // Parquet decoding is blocking work: keep it off the async worker threads.
         builder.spawn_blocking(move || {
             let mut emit = |batch: DfResult<RecordBatch>| tx.blocking_send(batch).is_ok();
@@ -241,16 +234,7 @@ impl PartitionStream for FilePartition {
     }
 }
 
-struct FileJob {
-    file: SourceFile,
-    table_schema: SchemaRef,
-    n_file_fields: usize,
-    partition_cols: Vec<String>,
-    indices: Vec<usize>,
-    schema: SchemaRef,
-}
-
-impl FileJob {
+impl FilePartition {
     /// Reads the file front to back, calling `emit` per batch until it returns false.
     fn read(&self, emit: &mut dyn FnMut(DfResult<RecordBatch>) -> bool) -> DfResult<()> {
         let ext = |e: anyhow::Error| DataFusionError::External(e.into());
