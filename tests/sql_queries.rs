@@ -679,6 +679,42 @@ fn lakeaug_run_on(input: &str, out: &Path, extra: &[&str]) {
     assert!(status.success(), "lakeaug run {extra:?} failed");
 }
 
+/// A query session reads the committed snapshot it started from. A file of that snapshot
+/// that a later run removed (it replaced that input's outputs) is a clear error, whether
+/// it went before the session listed the folder or after: never rows silently left out.
+#[test]
+fn snapshot_file_gone_is_an_error() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("out");
+    lakeaug_run(&out, &[]);
+    let part = std::fs::read_dir(out.join("scheme=aligned"))
+        .expect("aligned partition")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .expect("a part file");
+    let aside = tmp.path().join("aside.parquet");
+    let sql = "SELECT count(*) AS n, sum(length(caption)) AS chars FROM augmented";
+    let gone = |r: anyhow::Result<Vec<QueryResult>>| {
+        let e = format!("{:#}", r.expect_err("the query fails"));
+        assert!(e.contains("no longer in the output folder"), "{e}");
+        assert!(e.contains(&*part.to_string_lossy()), "names the file: {e}");
+    };
+    runtime().block_on(async {
+        let ctx = session_for(&out, &[]).await.expect("session");
+        // Gone before the first listing.
+        std::fs::rename(&part, &aside).expect("move aside");
+        gone(run_sql(&ctx, sql).await);
+        // Back: the same session reads it.
+        std::fs::rename(&aside, &part).expect("move back");
+        let t = Table::from(&run_sql(&ctx, sql).await.expect("query")[0]);
+        assert_eq!(t.f64("n")[0], Some(45.0));
+        // Gone after the session listed it (the listing is cached): the read fails.
+        std::fs::rename(&part, &aside).expect("move aside");
+        gone(run_sql(&ctx, sql).await);
+    });
+}
+
 /// The consistency schemes (and one declared with `captions = "skip"`) on the synthetic
 /// input, whose captions name a side ("on the left") and colours, so every column of
 /// consistency.sql has something to count.

@@ -8,6 +8,10 @@
 //! ([`crate::state::State::snapshot_files`]). [`SnapshotStore`] wraps the local file
 //! system so that DataFusion's listings of the output's `scheme=*/` and `_rejects/`
 //! folders return only those files; everything else passes through unchanged.
+//!
+//! A session keeps the snapshot it was made with. A later run may delete files of it (a
+//! replaced generation); listing or reading such a file is then an error that says so,
+//! never a result with that file's rows silently missing.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -68,6 +72,35 @@ impl Filter {
         });
         !governed || self.allowed.contains(location)
     }
+
+    /// The committed files a listing of `prefix` should show: all below it, or with
+    /// `direct_only` only those directly in it.
+    fn expected_under<'a>(
+        &'a self,
+        prefix: Option<&'a ObjectPath>,
+        direct_only: bool,
+    ) -> impl Iterator<Item = &'a ObjectPath> + 'a {
+        self.allowed.iter().filter(move |a| match prefix {
+            None => !direct_only || a.parts().count() == 1,
+            Some(p) => a
+                .prefix_match(p)
+                .is_some_and(|rest| !direct_only || rest.count() == 1),
+        })
+    }
+}
+
+/// The error for a committed file that is gone: the snapshot this session started from
+/// was replaced by a later run. Reading on would silently leave that file's rows out.
+fn replaced(location: &ObjectPath) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "lakeaug snapshot",
+        source: format!(
+            "/{location} was in the committed snapshot this query session started from but is \
+             no longer in the output folder: a later `lakeaug run` replaced it. Run the query \
+             again (in the interactive prompt: quit and restart it) to read the current snapshot"
+        )
+        .into(),
+    }
 }
 
 impl SnapshotStore {
@@ -118,7 +151,12 @@ impl ObjectStore for SnapshotStore {
     }
 
     async fn get_opts(&self, location: &ObjectPath, options: GetOptions) -> Result<GetResult> {
-        self.inner.get_opts(location, options).await
+        match self.inner.get_opts(location, options).await {
+            Err(object_store::Error::NotFound { .. }) if self.filter.allowed.contains(location) => {
+                Err(replaced(location))
+            }
+            other => other,
+        }
     }
 
     fn delete_stream(
@@ -129,16 +167,38 @@ impl ObjectStore for SnapshotStore {
     }
 
     fn list(&self, prefix: Option<&ObjectPath>) -> BoxStream<'static, Result<ObjectMeta>> {
+        // Collected, so that a committed file missing from the listing is an error
+        // rather than rows silently left out.
         let filter = self.filter.clone();
-        self.inner
-            .list(prefix)
-            .try_filter(move |m| futures::future::ready(filter.keep(&m.location)))
-            .boxed()
+        let prefix = prefix.cloned();
+        let listing = self.inner.list(prefix.as_ref());
+        futures::stream::once(async move {
+            let mut kept: Vec<ObjectMeta> = listing.try_collect().await?;
+            kept.retain(|m| filter.keep(&m.location));
+            let seen: HashSet<&ObjectPath> = kept.iter().map(|m| &m.location).collect();
+            if let Some(gone) = filter
+                .expected_under(prefix.as_ref(), false)
+                .find(|a| !seen.contains(a))
+            {
+                return Err(replaced(gone));
+            }
+            Ok(futures::stream::iter(kept.into_iter().map(Ok)))
+        })
+        .try_flatten()
+        .boxed()
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&ObjectPath>) -> Result<ListResult> {
         let mut listed = self.inner.list_with_delimiter(prefix).await?;
         listed.objects.retain(|m| self.filter.keep(&m.location));
+        let seen: HashSet<&ObjectPath> = listed.objects.iter().map(|m| &m.location).collect();
+        if let Some(gone) = self
+            .filter
+            .expected_under(prefix, true)
+            .find(|a| !seen.contains(a))
+        {
+            return Err(replaced(gone));
+        }
         Ok(listed)
     }
 
@@ -149,5 +209,93 @@ impl ObjectStore for SnapshotStore {
         options: CopyOptions,
     ) -> Result<()> {
         self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::local::LocalFileSystem;
+    use object_store::ObjectStoreExt;
+
+    /// A listing that lacks a committed file fails, naming it, instead of leaving the
+    /// file's rows out; uncommitted files in the data folders are hidden; other folders
+    /// pass through.
+    #[test]
+    fn listings_show_the_snapshot_and_refuse_to_lose_part_of_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        for f in [
+            "scheme=a/part-1-g1-00000.parquet",
+            "scheme=a/part-1-g2-00000.parquet",
+            "_lakeaug/runs/run-x.json",
+        ] {
+            std::fs::create_dir_all(dir.join(f).parent().unwrap()).unwrap();
+            std::fs::write(dir.join(f), b"x").unwrap();
+        }
+        let committed = vec![
+            "scheme=a/part-1-g1-00000.parquet".to_string(),
+            "scheme=a/part-2-g1-00000.parquet".to_string(),
+        ];
+        let store = SnapshotStore::new(Arc::new(LocalFileSystem::new()), dir, &committed).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let root = ObjectPath::from_absolute_path(dir).unwrap();
+        let part_a = ObjectPath::from_absolute_path(dir.join("scheme=a")).unwrap();
+        let names = |metas: Vec<ObjectMeta>| {
+            let mut v: Vec<String> = metas
+                .into_iter()
+                .map(|m| m.location.filename().unwrap().to_string())
+                .collect();
+            v.sort();
+            v
+        };
+
+        // part-2 is committed but missing: every listing that should show it fails.
+        for prefix in [Some(&root), Some(&part_a)] {
+            let err = rt
+                .block_on(store.list(prefix).try_collect::<Vec<_>>())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("part-2-g1-00000.parquet"), "{err}");
+            assert!(err.contains("no longer in the output folder"), "{err}");
+        }
+        let err = rt
+            .block_on(store.list_with_delimiter(Some(&part_a)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("part-2-g1-00000.parquet"), "{err}");
+        // The folder above it does not list it directly: no error there.
+        let top = rt.block_on(store.list_with_delimiter(Some(&root))).unwrap();
+        assert!(top.objects.is_empty());
+        // Reading it names it too.
+        let err = rt
+            .block_on(store.get(&ObjectPath::from_absolute_path(dir.join(&committed[1])).unwrap()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no longer in the output folder"), "{err}");
+
+        // Once it is there, the listing shows the committed parts only (not g2), and
+        // files outside the data folders as they are.
+        std::fs::write(dir.join(&committed[1]), b"x").unwrap();
+        let listed = rt
+            .block_on(store.list(Some(&root)).try_collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(
+            names(listed),
+            [
+                "part-1-g1-00000.parquet",
+                "part-2-g1-00000.parquet",
+                "run-x.json"
+            ]
+        );
+        let listed = rt
+            .block_on(store.list_with_delimiter(Some(&part_a)))
+            .unwrap();
+        assert_eq!(
+            names(listed.objects),
+            ["part-1-g1-00000.parquet", "part-2-g1-00000.parquet"]
+        );
     }
 }
