@@ -166,3 +166,124 @@ fn formats_stdin_and_errors() {
     assert!(!o.status.success());
     assert!(text(&o).1.contains("not lakeaug output"), "{}", text(&o).1);
 }
+
+/// Runs `lakeaug ARGS` from the crate root and checks that it succeeded.
+fn lakeaug_ok(args: &[&str]) {
+    let o = Command::new(env!("CARGO_BIN_EXE_lakeaug"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("spawn lakeaug");
+    assert!(o.status.success(), "lakeaug {args:?}: {}", text(&o).1);
+}
+
+/// Waits up to a minute for `child`, killing it after that.
+fn wait_or_kill(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the prompt did not exit within a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The interactive prompt, in a pseudo-terminal (util-linux `script`): it keeps the
+/// snapshot it started with while a run adds a file, and `\reload` reads the new one.
+#[test]
+fn interactive_prompt_reloads_the_latest_snapshot() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("out");
+    let out_s = out.to_str().expect("utf8 path");
+    let more = tmp.path().join("more.parquet");
+    let more_s = more.to_str().expect("utf8 path");
+    let photos = "sample_data/photos.parquet";
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(photos),
+        &more,
+    )
+    .expect("copy input");
+    let run = |inputs: &[&str]| {
+        let mut args = vec!["run", "--output", out_s, "--schemes", "aligned", "--quiet"];
+        for i in inputs {
+            args.extend(["--input", i]);
+        }
+        lakeaug_ok(&args);
+    };
+    run(&[photos]);
+
+    // TERM=dumb: the line editor reads plain lines (no terminal queries to answer).
+    let prompt = format!("{} query {out_s}", env!("CARGO_BIN_EXE_lakeaug"));
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &prompt, "/dev/null"])
+        .env("TERM", "dumb")
+        .env("HOME", tmp.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn script (util-linux)");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let collected = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = std::io::Read::read(&mut stdout, &mut chunk) {
+                seen.lock()
+                    .expect("lock")
+                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().expect("stdin");
+    // Once this first query has answered, the session (and its snapshot) exists; a run
+    // then adds a second input file's 15 rows.
+    stdin
+        .write_all(b"SELECT count(*) AS before_run FROM augmented;\n")
+        .expect("write");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !seen.lock().expect("lock").contains("│ before_run │") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no answer from the prompt: {}",
+            seen.lock().expect("lock")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    run(&[photos, more_s]);
+    stdin
+        .write_all(
+            b"SELECT count(*) AS frozen FROM augmented;\n\\reload\n\
+              SELECT count(*) AS reloaded FROM augmented;\n\\q\n",
+        )
+        .expect("write");
+    let status = wait_or_kill(&mut child);
+    drop(stdin);
+    collected.join().expect("reader");
+    let text = seen.lock().expect("lock").clone();
+    assert!(status.success(), "{text}");
+    // Each answer is the table printed after its column header.
+    let answer = |column: &str| -> String {
+        let header = format!("│ {column} │");
+        let at = text
+            .find(&header)
+            .unwrap_or_else(|| panic!("no {column} table in: {text}"));
+        text[at + header.len()..]
+            .lines()
+            .nth(2)
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(answer("before_run").contains(" 15 │"), "{text}");
+    assert!(answer("frozen").contains(" 15 │"), "{text}");
+    assert!(
+        text.contains("reloaded: the committed snapshot as of now"),
+        "{text}"
+    );
+    assert!(answer("reloaded").contains(" 30 │"), "{text}");
+}

@@ -129,7 +129,7 @@ async fn run_query_async(args: &QueryArgs) -> Result<()> {
     };
     let ctx = session_for(&args.dir, &args.sources).await?;
     let Some(sql) = sql else {
-        return super::repl::repl(&ctx, args.max_rows).await;
+        return super::repl::repl(ctx, &args.dir, &args.sources, args.max_rows).await;
     };
     let results = run_sql(&ctx, &sql).await?;
     write_results(&results, args)

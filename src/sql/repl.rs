@@ -1,16 +1,21 @@
 //! The interactive `lakeaug query DIR` prompt: a rustyline editor with history in
 //! `~/.lakeaug_history`; statements may span lines and run when a line ends with `;`.
 
+use std::path::Path;
+
 use anyhow::Result;
 use datafusion::prelude::SessionContext;
 use rustyline::error::ReadlineError;
 
 use super::cli::run_sql;
+use super::context::session_for;
 use super::display::render_table;
 
 const HELP: &str = "\
 Enter SQL ending with ';' (statements may span lines).
   \\d            list tables        \\d TABLE   show a table's columns
+  \\reload       read the output's current committed snapshot (after a run finished);
+                views and settings made in this session are dropped
   \\q or Ctrl-D  quit               \\?         this help
 Tables: augmented, rejects, runs, run_schemes, source (with --source)";
 
@@ -18,8 +23,21 @@ fn history_path() -> Option<std::path::PathBuf> {
     std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".lakeaug_history"))
 }
 
-/// Runs the prompt until `\q` or end of input. SQL errors are printed, not fatal.
-pub async fn repl(ctx: &SessionContext, max_rows: usize) -> Result<()> {
+/// What a meta command asks the prompt to do next.
+enum Next {
+    Continue,
+    Reload,
+    Quit,
+}
+
+/// Runs the prompt on `ctx` (the session for output `dir` and `sources`) until `\q` or
+/// end of input. SQL errors are printed, not fatal.
+pub async fn repl(
+    mut ctx: SessionContext,
+    dir: &Path,
+    sources: &[String],
+    max_rows: usize,
+) -> Result<()> {
     let mut editor = rustyline::DefaultEditor::new()?;
     let history = history_path();
     if let Some(h) = &history {
@@ -47,9 +65,16 @@ pub async fn repl(ctx: &SessionContext, max_rows: usize) -> Result<()> {
         let trimmed = line.trim();
         if buffer.is_empty() && trimmed.starts_with('\\') {
             let _ = editor.add_history_entry(trimmed);
-            match meta_command(ctx, trimmed).await {
-                Ok(true) => break,
-                Ok(false) => {}
+            match meta_command(&ctx, trimmed).await {
+                Ok(Next::Quit) => break,
+                Ok(Next::Continue) => {}
+                Ok(Next::Reload) => match session_for(dir, sources).await {
+                    Ok(fresh) => {
+                        ctx = fresh;
+                        println!("reloaded: the committed snapshot as of now");
+                    }
+                    Err(e) => eprintln!("error: {e:#} (the previous session is kept)"),
+                },
                 Err(e) => eprintln!("error: {e:#}"),
             }
             continue;
@@ -64,7 +89,7 @@ pub async fn repl(ctx: &SessionContext, max_rows: usize) -> Result<()> {
         }
         let sql = std::mem::take(&mut buffer);
         let _ = editor.add_history_entry(sql.trim());
-        match run_sql(ctx, &sql).await {
+        match run_sql(&ctx, &sql).await {
             Ok(results) => {
                 for r in results.iter().filter(|r| !r.schema.fields().is_empty()) {
                     match render_table(&r.schema, &r.batches, max_rows) {
@@ -82,11 +107,12 @@ pub async fn repl(ctx: &SessionContext, max_rows: usize) -> Result<()> {
     Ok(())
 }
 
-/// Handles `\q`, `\?`, `\d`, `\d TABLE`; returns true to quit.
-async fn meta_command(ctx: &SessionContext, cmd: &str) -> Result<bool> {
+/// Handles `\q`, `\?`, `\d`, `\d TABLE`, `\reload`.
+async fn meta_command(ctx: &SessionContext, cmd: &str) -> Result<Next> {
     let mut parts = cmd.split_whitespace();
     match (parts.next(), parts.next()) {
-        (Some("\\q"), _) => return Ok(true),
+        (Some("\\q"), _) => return Ok(Next::Quit),
+        (Some("\\reload"), None) => return Ok(Next::Reload),
         (Some("\\?"), _) | (Some("\\h"), _) => println!("{HELP}"),
         (Some("\\d"), None) => {
             let sql = "SELECT table_name FROM information_schema.tables \
@@ -104,7 +130,7 @@ async fn meta_command(ctx: &SessionContext, cmd: &str) -> Result<bool> {
         }
         _ => println!("unknown command {cmd}; \\? for help"),
     }
-    Ok(false)
+    Ok(Next::Continue)
 }
 
 async fn print_sql(ctx: &SessionContext, sql: &str) -> Result<()> {

@@ -97,7 +97,7 @@ fn replaced(location: &ObjectPath) -> object_store::Error {
         source: format!(
             "/{location} was in the committed snapshot this query session started from but is \
              no longer in the output folder: a later `lakeaug run` replaced it. Run the query \
-             again (in the interactive prompt: quit and restart it) to read the current snapshot"
+             again (in the interactive prompt: \\reload first) to read the current snapshot"
         )
         .into(),
     }
