@@ -740,23 +740,6 @@ fn process(
         )?,
     }
 
-    let tokenizer = load_tokenizer(config)?;
-    let stamp = RunStamp {
-        run_id: run_id.to_string(),
-        created_at_us: started_us,
-    };
-    let augmenter = Augmenter::new(config.clone(), tokenizer, stamp)?;
-    let threads = opts.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("lakeaug-worker-{i}"))
-        .build()
-        .context("cannot start worker threads")?;
-
     let mut writer = DatasetWriter::new(
         &target.staging,
         schema.clone(),
@@ -820,12 +803,32 @@ fn process(
         ProgressBar::hidden()
     };
 
+    // The reader starts first: its first row group (read and decompressed whole) then
+    // overlaps the tokenizer's loading instead of following it.
     let (read_tx, read_rx) = sync_channel::<ReadMsg>(2);
-    let (write_tx, write_rx) = sync_channel::<WriteMsg>(2 * augmenter.schemes.len().max(1));
     let batch_size = opts.batch_size;
     let reader = std::thread::Builder::new()
         .name("lakeaug-reader".into())
         .spawn(move || reader_thread(plans, batch_size, read_tx))?;
+
+    let tokenizer = load_tokenizer(config)?;
+    let stamp = RunStamp {
+        run_id: run_id.to_string(),
+        created_at_us: started_us,
+    };
+    let augmenter = Augmenter::new(config.clone(), tokenizer, stamp)?;
+    let threads = opts.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("lakeaug-worker-{i}"))
+        .build()
+        .context("cannot start worker threads")?;
+
+    let (write_tx, write_rx) = sync_channel::<WriteMsg>(2 * augmenter.schemes.len().max(1));
     let writer = {
         let (store, run_id) = (store.clone(), run_id.to_string());
         std::thread::Builder::new()
