@@ -217,7 +217,8 @@ fn interactive_prompt_reloads_the_latest_snapshot() {
     run(&[photos]);
 
     // TERM=dumb: the line editor reads plain lines (no terminal queries to answer).
-    let prompt = format!("{} query {out_s}", env!("CARGO_BIN_EXE_lakeaug"));
+    // Quoted for the shell `script` runs the command with.
+    let prompt = format!("'{}' query '{out_s}'", env!("CARGO_BIN_EXE_lakeaug"));
     let mut child = Command::new("script")
         .args(["-q", "-e", "-c", &prompt, "/dev/null"])
         .env("TERM", "dumb")
