@@ -97,6 +97,15 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
+/// SQL's `avg`: NULL over no values, else the mean within `tol`.
+fn check_avg(got: Option<f64>, values: &[f64], tol: f64, what: &str) {
+    if values.is_empty() {
+        assert_eq!(got, None, "{what} is NULL");
+    } else {
+        close_tol(got, mean(values), tol, what);
+    }
+}
+
 async fn run_file(ctx: &datafusion::prelude::SessionContext, name: &str) -> Vec<QueryResult> {
     let sql = std::fs::read_to_string(query_path(name)).expect("read query");
     run_sql(ctx, &sql)
@@ -164,22 +173,17 @@ async fn check_queries(dir: &Path, source: &str, source_path: &Path) {
             .map(|f| f as u8 as f64)
             .collect();
         let stats = |v: Vec<f64>, name: &str, tol: f64| {
+            check_avg(
+                t.f64(&format!("{name}_mean"))[i],
+                &v,
+                tol,
+                &format!("{s} {name} mean"),
+            );
             if v.is_empty() {
-                assert_eq!(
-                    t.f64(&format!("{name}_mean"))[i],
-                    None,
-                    "{s} {name} mean is NULL"
-                );
                 return;
             }
             let min = v.iter().cloned().fold(f64::INFINITY, f64::min);
             let max = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            close_tol(
-                t.f64(&format!("{name}_mean"))[i],
-                mean(&v),
-                tol,
-                &format!("{s} {name} mean"),
-            );
             close_tol(
                 t.f64(&format!("{name}_min"))[i],
                 min,
@@ -193,16 +197,12 @@ async fn check_queries(dir: &Path, source: &str, source_path: &Path) {
                 &format!("{s} {name} max"),
             );
         };
-        if flips.is_empty() {
-            assert_eq!(t.f64("flip_rate")[i], None);
-        } else {
-            close_tol(
-                t.f64("flip_rate")[i],
-                mean(&flips),
-                6e-5,
-                &format!("{s} flip_rate"),
-            );
-        }
+        check_avg(
+            t.f64("flip_rate")[i],
+            &flips,
+            6e-5,
+            &format!("{s} flip_rate"),
+        );
         stats(
             mine.iter()
                 .filter_map(|r| r.brightness.map(f64::from))
@@ -228,14 +228,12 @@ async fn check_queries(dir: &Path, source: &str, source_path: &Path) {
             .iter()
             .filter_map(|r| r.erase_size.map(f64::from))
             .collect();
-        if !es.is_empty() {
-            close_tol(
-                t.f64("erase_size_mean")[i],
-                mean(&es),
-                6e-3,
-                &format!("{s} erase mean"),
-            );
-        }
+        check_avg(
+            t.f64("erase_size_mean")[i],
+            &es,
+            6e-3,
+            &format!("{s} erase mean"),
+        );
     }
     let h = Table::from(&res[1]);
     let mut want_h: BTreeMap<(String, i64), i64> = BTreeMap::new();
@@ -514,16 +512,12 @@ async fn check_queries(dir: &Path, source: &str, source_path: &Path) {
             .iter()
             .filter_map(|r| r.mix_lambda.map(f64::from))
             .collect();
-        if lambdas.is_empty() {
-            assert_eq!(t.f64("mix_lambda_mean")[i], None, "{s} mix_lambda_mean");
-        } else {
-            close_tol(
-                t.f64("mix_lambda_mean")[i],
-                mean(&lambdas),
-                6e-5,
-                &format!("{s} mix_lambda_mean"),
-            );
-        }
+        check_avg(
+            t.f64("mix_lambda_mean")[i],
+            &lambdas,
+            6e-5,
+            &format!("{s} mix_lambda_mean"),
+        );
     }
 
     // Every shipped query must be checked above.

@@ -122,16 +122,10 @@ struct PreparedRow {
     /// `img::decode_rgb8_reduced`); recorded in lineage as `source_decode_scale`.
     decode_scale: u8,
     /// One entry per (scheme, copy), scheme-major.
-    variants: Vec<Variant>,
-}
-
-/// One output row before its image is augmented and encoded.
-struct Variant {
-    seed: u64,
-    sampled: Sampled,
-    /// The scheme's random resized crop of the source image, already at the output size
-    /// (taken out when the row is augmented).
-    cropped: Option<RgbImage>,
+    variants: Vec<SampledVariant>,
+    /// Each variant's random resized crop of the source image, already at the output
+    /// size (None: the scheme does not crop). Taken out when the row is augmented.
+    crops: Vec<Option<RgbImage>>,
 }
 
 impl Augmenter {
@@ -191,7 +185,9 @@ impl Augmenter {
             caption: row.caption,
             partner: row.partner,
         };
-        let mut variants = Vec::with_capacity(self.schemes.len() * self.config.copies as usize);
+        let n_variants = self.schemes.len() * self.config.copies as usize;
+        let mut variants = Vec::with_capacity(n_variants);
+        let mut crops = Vec::with_capacity(n_variants);
         for scheme in &self.schemes {
             for copy in 0..self.config.copies {
                 let seed = row_seed(
@@ -204,12 +200,8 @@ impl Augmenter {
                 let sampled = scheme.sample(seed, &input, &self.text);
                 // The crop is cut from the source here, so the full-size image never
                 // outlives this row.
-                let cropped = scheme.crop_source(&source, &sampled.params, size, size)?;
-                variants.push(Variant {
-                    seed,
-                    sampled,
-                    cropped,
-                });
+                crops.push(scheme.crop_source(&source, &sampled.params, size, size)?);
+                variants.push(SampledVariant { seed, sampled });
             }
         }
         Ok(PreparedRow {
@@ -217,6 +209,7 @@ impl Augmenter {
             digest,
             decode_scale: decoded.scale_denom,
             variants,
+            crops,
         })
     }
 
@@ -294,7 +287,7 @@ impl Augmenter {
                     .map(|i| {
                         // Each crop is used once: moved out, not copied.
                         let crops = match &mut prepared[i] {
-                            Ok(row) => row.variants.iter_mut().map(|v| v.cropped.take()).collect(),
+                            Ok(row) => std::mem::take(&mut row.crops),
                             Err(_) => Vec::new(),
                         };
                         self.augment_and_encode(&prepared, i, unit_first_row, crops)
@@ -308,14 +301,7 @@ impl Augmenter {
                         Ok(RowOutcome {
                             digest: row.digest,
                             decode_scale: row.decode_scale,
-                            variants: row
-                                .variants
-                                .into_iter()
-                                .map(|v| SampledVariant {
-                                    seed: v.seed,
-                                    sampled: v.sampled,
-                                })
-                                .collect(),
+                            variants: row.variants,
                             encoded,
                         })
                     })
@@ -388,7 +374,7 @@ impl Augmenter {
     /// The encoded image of every scheme and copy of `prepared[i]` (scheme-major; empty
     /// if the row did not decode). Its batch-local neighbours are its possible MixGen
     /// partners; `prepared[0]` is source row `first_row`. `crops` holds each variant's
-    /// crop (its `Variant::cropped`, taken out).
+    /// crop (its `PreparedRow::crops` entry, taken out).
     fn augment_and_encode(
         &self,
         prepared: &[Result<PreparedRow, String>],
@@ -489,12 +475,13 @@ impl Augmenter {
 struct RowOutcome {
     digest: String,
     decode_scale: u8,
-    /// One entry per (scheme, copy), scheme-major, as in [`PreparedRow::variants`].
+    /// One entry per (scheme, copy), scheme-major, from [`PreparedRow::variants`].
     variants: Vec<SampledVariant>,
     /// The encoded image of each variant, or the stage and reason it failed.
     encoded: Vec<Result<Vec<u8>, (Stage, String)>>,
 }
 
+/// One output row's draw: its seed and what the scheme sampled with it.
 struct SampledVariant {
     seed: u64,
     sampled: Sampled,

@@ -811,22 +811,33 @@ fn process(
         .name("lakeaug-reader".into())
         .spawn(move || reader_thread(plans, batch_size, read_tx))?;
 
-    let tokenizer = load_tokenizer(config)?;
-    let stamp = RunStamp {
-        run_id: run_id.to_string(),
-        created_at_us: started_us,
-    };
-    let augmenter = Augmenter::new(config.clone(), tokenizer, stamp)?;
     let threads = opts.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("lakeaug-worker-{i}"))
-        .build()
-        .context("cannot start worker threads")?;
+    let setup = || -> anyhow::Result<_> {
+        let tokenizer = load_tokenizer(config)?;
+        let stamp = RunStamp {
+            run_id: run_id.to_string(),
+            created_at_us: started_us,
+        };
+        let augmenter = Augmenter::new(config.clone(), tokenizer, stamp)?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("lakeaug-worker-{i}"))
+            .build()
+            .context("cannot start worker threads")?;
+        Ok((augmenter, pool))
+    };
+    let (augmenter, pool) = match setup() {
+        Ok(ready) => ready,
+        Err(e) => {
+            // Nothing was staged yet: leave no empty staging folder behind.
+            writer.abort();
+            return Err(e);
+        }
+    };
 
     let (write_tx, write_rx) = sync_channel::<WriteMsg>(2 * augmenter.schemes.len().max(1));
     let writer = {

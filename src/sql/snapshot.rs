@@ -73,19 +73,32 @@ impl Filter {
         !governed || self.allowed.contains(location)
     }
 
-    /// The committed files a listing of `prefix` should show: all below it, or with
-    /// `direct_only` only those directly in it.
-    fn expected_under<'a>(
-        &'a self,
-        prefix: Option<&'a ObjectPath>,
+    /// Narrows a listing of `prefix` (everything below it, or with `direct_only` what is
+    /// directly in it) to the snapshot, and fails if a committed file it should show is
+    /// missing: rows silently left out would be worse than an error.
+    fn narrow(
+        &self,
+        prefix: Option<&ObjectPath>,
         direct_only: bool,
-    ) -> impl Iterator<Item = &'a ObjectPath> + 'a {
-        self.allowed.iter().filter(move |a| match prefix {
+        listed: &mut Vec<ObjectMeta>,
+    ) -> Result<()> {
+        listed.retain(|m| self.keep(&m.location));
+        let seen: HashSet<&ObjectPath> = listed.iter().map(|m| &m.location).collect();
+        let expected = |a: &&ObjectPath| match prefix {
             None => !direct_only || a.parts().count() == 1,
             Some(p) => a
                 .prefix_match(p)
                 .is_some_and(|rest| !direct_only || rest.count() == 1),
-        })
+        };
+        match self
+            .allowed
+            .iter()
+            .filter(expected)
+            .find(|a| !seen.contains(a))
+        {
+            Some(gone) => Err(replaced(gone)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -167,22 +180,14 @@ impl ObjectStore for SnapshotStore {
     }
 
     fn list(&self, prefix: Option<&ObjectPath>) -> BoxStream<'static, Result<ObjectMeta>> {
-        // Collected, so that a committed file missing from the listing is an error
-        // rather than rows silently left out.
+        // Collected, so that a committed file missing from the listing can be told.
         let filter = self.filter.clone();
         let prefix = prefix.cloned();
         let listing = self.inner.list(prefix.as_ref());
         futures::stream::once(async move {
-            let mut kept: Vec<ObjectMeta> = listing.try_collect().await?;
-            kept.retain(|m| filter.keep(&m.location));
-            let seen: HashSet<&ObjectPath> = kept.iter().map(|m| &m.location).collect();
-            if let Some(gone) = filter
-                .expected_under(prefix.as_ref(), false)
-                .find(|a| !seen.contains(a))
-            {
-                return Err(replaced(gone));
-            }
-            Ok(futures::stream::iter(kept.into_iter().map(Ok)))
+            let mut listed: Vec<ObjectMeta> = listing.try_collect().await?;
+            filter.narrow(prefix.as_ref(), false, &mut listed)?;
+            Ok::<_, object_store::Error>(futures::stream::iter(listed.into_iter().map(Ok)))
         })
         .try_flatten()
         .boxed()
@@ -190,15 +195,7 @@ impl ObjectStore for SnapshotStore {
 
     async fn list_with_delimiter(&self, prefix: Option<&ObjectPath>) -> Result<ListResult> {
         let mut listed = self.inner.list_with_delimiter(prefix).await?;
-        listed.objects.retain(|m| self.filter.keep(&m.location));
-        let seen: HashSet<&ObjectPath> = listed.objects.iter().map(|m| &m.location).collect();
-        if let Some(gone) = self
-            .filter
-            .expected_under(prefix, true)
-            .find(|a| !seen.contains(a))
-        {
-            return Err(replaced(gone));
-        }
+        self.filter.narrow(prefix, true, &mut listed.objects)?;
         Ok(listed)
     }
 

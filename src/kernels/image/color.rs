@@ -46,8 +46,12 @@ pub fn blend_value(a: u8, b: u8, alpha: f32) -> u8 {
 /// sum to 65536, so grey pixels keep their value.
 #[inline]
 pub fn luma(r: u8, g: u8, b: u8) -> u8 {
-    ((r as u32 * 19595 + g as u32 * 38470 + b as u32 * 7471 + 0x8000) >> 16) as u8
+    let [wr, wg, wb] = LUMA_WEIGHTS;
+    ((r as u32 * wr + g as u32 * wg + b as u32 * wb + 0x8000) >> 16) as u8
 }
+
+/// The R, G, B weights of [`luma`] (16-bit fixed point).
+const LUMA_WEIGHTS: [u32; 3] = [19595, 38470, 7471];
 
 /// torchvision `Grayscale(num_output_channels=3)` on a PIL image
 /// (`img.convert("L").convert("RGB")`): every pixel becomes `(l, l, l)` with
@@ -114,24 +118,15 @@ pub(super) fn grayscale_mean_rounded_mapped(img: &RgbImage, lut: Option<&[u8; 25
     if count == 0 {
         return 0;
     }
+    // The table (none: identity) folded into the luma weights once: three lookups and
+    // adds per pixel, no multiplies (the same integer sum as `luma` of the mapped values).
+    let mapped = |v: usize| lut.map_or(v as u32, |t| t[v] as u32);
+    let [wr, wg, wb] =
+        LUMA_WEIGHTS.map(|w| -> [u32; 256] { std::array::from_fn(|v| mapped(v) * w) });
     let mut sum: u64 = 0;
-    match lut {
-        Some(t) => {
-            // The table folded into the luma weights once: three lookups and adds per
-            // pixel, no multiplies (the same integer sum as `luma` of the mapped values).
-            let weighted = |w: u32| -> [u32; 256] { std::array::from_fn(|v| t[v] as u32 * w) };
-            let (wr, wg, wb) = (weighted(19595), weighted(38470), weighted(7471));
-            for px in img.as_raw().chunks_exact(3) {
-                let l =
-                    (wr[px[0] as usize] + wg[px[1] as usize] + wb[px[2] as usize] + 0x8000) >> 16;
-                sum += l as u64;
-            }
-        }
-        None => {
-            for px in img.as_raw().chunks_exact(3) {
-                sum += luma(px[0], px[1], px[2]) as u64;
-            }
-        }
+    for px in img.as_raw().chunks_exact(3) {
+        let l = (wr[px[0] as usize] + wg[px[1] as usize] + wb[px[2] as usize] + 0x8000) >> 16;
+        sum += l as u64;
     }
     let mean = sum as f64 / count as f64;
     // int() truncates; mean + 0.5 is in [0.5, 255.5], so this is in [0, 255].
