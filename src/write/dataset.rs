@@ -30,9 +30,9 @@ impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
             // Every scheme has its own writer holding its open row group in memory, so
-            // this bounds memory (3 schemes: under 100 MB) and keeps row groups a
+            // this bounds memory (3 schemes: under 50 MB) and keeps row groups a
             // convenient unit for loaders (about a thousand 224x224 JPEGs).
-            row_group_bytes: 32 << 20,
+            row_group_bytes: 16 << 20,
             row_group_rows: 100_000,
             max_file_bytes: 1 << 30,
             zstd_level: 3,
@@ -172,8 +172,17 @@ impl DatasetWriter {
             );
         }
         let part = self.open.get_mut(&key).expect("just inserted");
+        let groups_before = part.writer.flushed_row_groups().len();
         part.writer.write(batch)?;
         part.rows += batch.num_rows() as u64;
+        if part.writer.flushed_row_groups().len() > groups_before {
+            // A row group just went to the file: make it durable now, while the workers
+            // compute, so that closing the part only waits for its last row group.
+            part.writer
+                .inner()
+                .sync_data()
+                .with_context(|| format!("cannot sync {}", part.staged.display()))?;
+        }
         if part.writer.bytes_written() + part.writer.in_progress_size()
             >= self.options.max_file_bytes
         {
@@ -265,5 +274,93 @@ pub fn remove_staging(staging: &Path) {
     std::fs::remove_dir_all(staging).ok();
     if let Some(parent) = staging.parent() {
         std::fs::remove_dir(parent).ok();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, BinaryArray, Int64Array};
+    use arrow::datatypes::{Field, Schema};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::sync::Arc;
+
+    /// Rows of 10 KB of incompressible bytes, as encoded images are.
+    fn batch(schema: &SchemaRef, first: i64, rows: i64) -> RecordBatch {
+        let images: Vec<Vec<u8>> = (first..first + rows)
+            .map(|i| {
+                let mut state = i as u64 + 1;
+                (0..10_240)
+                    .map(|_| {
+                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                        (state >> 56) as u8
+                    })
+                    .collect()
+            })
+            .collect();
+        let ids = Int64Array::from_iter_values(first..first + rows);
+        let images = BinaryArray::from_iter_values(images.iter());
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(ids), Arc::new(images)]).unwrap()
+    }
+
+    #[test]
+    fn row_groups_close_at_the_byte_limit_and_keep_every_row_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("image", DataType::Binary, false),
+        ]));
+        let options = WriterOptions {
+            row_group_bytes: 100 << 10,
+            ..WriterOptions::default()
+        };
+        let mut writer = DatasetWriter::new(dir.path(), schema.clone(), "image", options).unwrap();
+        // Ten batches of 4 rows of 10 KiB. The writer splits batches to stay under the
+        // limit: 9 rows per row group (10 would be 100 KiB of images alone, plus the ids).
+        for b in 0..10 {
+            writer
+                .write("f", "aligned", &batch(&schema, b * 4, 4))
+                .unwrap();
+        }
+        let parts = writer.finish_file("f").unwrap();
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].rows, 40);
+        assert_eq!(parts[0].relative, "scheme=aligned/part-f-00000.parquet");
+
+        let file = File::open(&parts[0].staged).unwrap();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let groups: Vec<i64> = builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|rg| rg.num_rows())
+            .collect();
+        assert_eq!(groups, vec![9, 9, 9, 9, 4]);
+        let mut expected = 0i64;
+        for batch in builder.build().unwrap() {
+            let batch = batch.unwrap();
+            let ids = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            let images = batch
+                .column(1)
+                .as_any()
+                .downcast_ref::<BinaryArray>()
+                .unwrap();
+            for i in 0..batch.num_rows() {
+                assert_eq!(ids.value(i), expected);
+                let want = self::batch(&schema, expected, 1);
+                let want = want
+                    .column(1)
+                    .as_any()
+                    .downcast_ref::<BinaryArray>()
+                    .unwrap();
+                assert_eq!(images.value(i), want.value(0));
+                expected += 1;
+            }
+        }
+        assert_eq!(expected, 40);
     }
 }
