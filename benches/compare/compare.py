@@ -10,8 +10,13 @@ Every repetition runs every configuration once, in the same interleaved order, s
 of a shared machine hit all pipelines alike; medians and ratios of medians are reported.
 rows/s = input rows / wall seconds. For lakeaug the wall time is the whole process (start-up,
 tokenizer load, reading, writing, manifest); for Python it starts after the imports (see
-pyref.py), which favours Python. Peak RSS is the largest sum of RSS over the process tree
-(sampled every 20 ms with psutil).
+pyref.py), which favours Python. Peak RSS is the kernel's high-water mark, read once a
+process has ended, so nothing polls while a run is timed (sampling with psutil every 20 ms
+took about 1.3 ms of CPU per sample, which slowed the 2-worker runs on 2 cores): lakeaug's
+from GNU time (`/usr/bin/time -f %M`, Debian package `time`), which starts it from a small
+process (Linux carries the spawning process's peak into a child's `ru_maxrss`, and this
+script's is about 800 MB with torch imported); a Python pipeline's is the sum of its
+processes' own peaks (VmHWM of the parent and of each worker, as pyref.py reports them).
 
 Configurations:
   lakeaug         `lakeaug run --schemes S --threads T --quality 90` (T = 1, 2)
@@ -75,26 +80,20 @@ def versions():
     return out
 
 
-def run_measured(cmd, env=None):
-    """Runs cmd; returns (wall seconds, peak RSS bytes of the process tree, stdout)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    ps = psutil.Process(proc.pid)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            rss = ps.memory_info().rss + sum(
-                c.memory_info().rss for c in ps.children(recursive=True))
-            peak = max(peak, rss)
-        except psutil.Error:
-            pass
-        time.sleep(0.02)
-    wall = time.perf_counter() - start
-    out, err = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n"
-                           f"{err.decode(errors='replace')[-3000:]}")
-    return wall, peak, out.decode()
+def run_measured(cmd, work):
+    """Runs cmd under GNU time; returns (wall seconds, peak RSS bytes of the process, stdout).
+
+    Output goes to files (not pipes), so waiting without reading cannot block the child."""
+    out_path, err_path, rss_path = work / "stdout", work / "stderr", work / "maxrss"
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        start = time.perf_counter()
+        code = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", str(rss_path), *cmd],
+                               stdout=out, stderr=err)
+        wall = time.perf_counter() - start
+    if code != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({code}):\n"
+                           f"{err_path.read_text(errors='replace')[-3000:]}")
+    return wall, int(rss_path.read_text().split()[-1]) * 1024, out_path.read_text()
 
 
 def main(argv=None):
@@ -152,10 +151,11 @@ def main(argv=None):
         for c in configs:
             out = work / "out"
             shutil.rmtree(out, ignore_errors=True)
-            wall, peak, stdout = run_measured(command(*c, out))
+            wall, peak, stdout = run_measured(command(*c, out), work)
             seconds = wall
             if c[0] not in ("lakeaug", "lakeaug_bare"):
-                seconds = json.loads(stdout.strip().splitlines()[-1])["seconds"]
+                report = json.loads(stdout.strip().splitlines()[-1])
+                seconds, peak = report["seconds"], report["peak_rss_kib"] * 1024
             results[c].append({"seconds": seconds, "peak_rss": peak})
             print(f"rep {rep + 1}/{args.reps} {c[0]:>15} {c[1]:>12} x{c[2]}: "
                   f"{rows / seconds:8.1f} rows/s, peak RSS {peak / 2**20:7.1f} MiB "

@@ -20,7 +20,8 @@ Schemes (--scheme; /work/shared/REFERENCE.md "The three schemes of the original 
 --workers N processes (forked after the imports, as a DataLoader's workers are) take the
 input's row groups round-robin and each write their own part file. Prints one JSON line:
 rows, seconds (from the fork to the last worker's end: interpreter start-up and imports are
-NOT counted, which favours Python), pipeline, scheme, workers.
+NOT counted, which favours Python), pipeline, scheme, workers, and peak_rss_kib: the sum of
+each process's own peak RSS (VmHWM; the parent's and every worker's).
 """
 
 import argparse
@@ -187,7 +188,17 @@ def worker(args, index, row_groups):
         rows += table.num_rows
     if writer is not None:
         writer.close()
-    return rows
+    return rows, os.getpid(), peak_rss_kib()
+
+
+def peak_rss_kib():
+    """This process's peak RSS so far: VmHWM, in KiB. (Not ru_maxrss: Linux carries the
+    spawning process's peak over into a child's ru_maxrss at exec.)"""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def main(argv=None):
@@ -210,14 +221,20 @@ def main(argv=None):
 
     start = time.perf_counter()
     if args.workers == 1:
-        rows = worker(args, 0, shards[0])
+        rows, _, _ = worker(args, 0, shards[0])
+        peak = peak_rss_kib()
     else:
         ctx = mp.get_context("fork")
         with ctx.Pool(args.workers) as pool:
-            rows = sum(pool.starmap(worker, [(args, i, s) for i, s in enumerate(shards)]))
+            done = pool.starmap(worker, [(args, i, s) for i, s in enumerate(shards)])
+        rows = sum(r for r, _, _ in done)
+        # A pool process that ran two shards reports twice: count each process once.
+        peaks = {pid: kib for _, pid, kib in done}
+        peak = peak_rss_kib() + sum(peaks.values())
     seconds = time.perf_counter() - start
     print(json.dumps({"pipeline": args.pipeline, "scheme": args.scheme,
-                      "workers": args.workers, "rows": rows, "seconds": seconds}))
+                      "workers": args.workers, "rows": rows, "seconds": seconds,
+                      "peak_rss_kib": peak}))
 
 
 if __name__ == "__main__":
