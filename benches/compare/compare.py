@@ -109,6 +109,9 @@ def main(argv=None):
     ap.add_argument("--quality", type=int, default=90)
     ap.add_argument("--json", help="write all measurements here")
     args = ap.parse_args(argv)
+    if not os.access("/usr/bin/time", os.X_OK):
+        sys.exit("compare.py: /usr/bin/time (GNU time) is missing; it reads lakeaug's peak "
+                 "memory. Install it (Debian: apt-get install time) and rerun.")
 
     import pyarrow.parquet as pq
     rows = pq.ParquetFile(args.data).metadata.num_rows
