@@ -17,7 +17,8 @@ use parquet::schema::types::ColumnPath;
 /// Sizes of row groups and files.
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
-    /// A row group is closed once its encoded size reaches this many bytes ...
+    /// A row group holds at most this many encoded bytes (the Parquet writer splits
+    /// batches to stay under it) ...
     pub row_group_bytes: usize,
     /// ... or this many rows.
     pub row_group_rows: usize,
@@ -280,26 +281,25 @@ pub fn remove_staging(staging: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Array, BinaryArray, Int64Array};
-    use arrow::datatypes::{Field, Schema};
+    use arrow::array::{AsArray, BinaryArray, Int64Array};
+    use arrow::datatypes::{Field, Int64Type, Schema};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use std::sync::Arc;
 
-    /// Rows of 10 KB of incompressible bytes, as encoded images are.
-    fn batch(schema: &SchemaRef, first: i64, rows: i64) -> RecordBatch {
-        let images: Vec<Vec<u8>> = (first..first + rows)
-            .map(|i| {
-                let mut state = i as u64 + 1;
-                (0..10_240)
-                    .map(|_| {
-                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-                        (state >> 56) as u8
-                    })
-                    .collect()
+    /// Row `i`'s image: 10 KiB of incompressible bytes, as encoded images are.
+    fn image(i: i64) -> Vec<u8> {
+        let mut state = i as u64 + 1;
+        (0..10_240)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                (state >> 56) as u8
             })
-            .collect();
+            .collect()
+    }
+
+    fn batch(schema: &SchemaRef, first: i64, rows: i64) -> RecordBatch {
         let ids = Int64Array::from_iter_values(first..first + rows);
-        let images = BinaryArray::from_iter_values(images.iter());
+        let images = BinaryArray::from_iter_values((first..first + rows).map(image));
         RecordBatch::try_new(schema.clone(), vec![Arc::new(ids), Arc::new(images)]).unwrap()
     }
 
@@ -339,25 +339,11 @@ mod tests {
         let mut expected = 0i64;
         for batch in builder.build().unwrap() {
             let batch = batch.unwrap();
-            let ids = batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .unwrap();
-            let images = batch
-                .column(1)
-                .as_any()
-                .downcast_ref::<BinaryArray>()
-                .unwrap();
-            for i in 0..batch.num_rows() {
-                assert_eq!(ids.value(i), expected);
-                let want = self::batch(&schema, expected, 1);
-                let want = want
-                    .column(1)
-                    .as_any()
-                    .downcast_ref::<BinaryArray>()
-                    .unwrap();
-                assert_eq!(images.value(i), want.value(0));
+            let ids = batch.column(0).as_primitive::<Int64Type>();
+            let images = batch.column(1).as_binary::<i32>();
+            for (id, bytes) in ids.values().iter().zip(images.iter()) {
+                assert_eq!(*id, expected);
+                assert_eq!(bytes, Some(image(expected).as_slice()));
                 expected += 1;
             }
         }
