@@ -12,6 +12,7 @@ use parquet::arrow::arrow_reader::{
 
 use super::columns::{CaptionColumn, ImageLayout};
 use super::discover::InputFile;
+use super::mapped::{MappedFile, DEFAULT_MAP_MIN_BYTES};
 use crate::config::Columns;
 
 /// Column names lakeaug writes itself; an input column with one of these names would be
@@ -230,6 +231,7 @@ impl OpenedInput {
             reason: e.to_string(),
         })?;
         let (metadata, schema) = self.read_plan();
+        let handle = MappedFile::new(handle, &display, DEFAULT_MAP_MIN_BYTES);
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata)
             .with_batch_size(even_batch_size(batch_size));
         if start > 0 {

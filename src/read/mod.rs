@@ -3,11 +3,13 @@
 //! - [`discover`]: expands `--input` paths (files, folders with hive partitions, globs).
 //! - [`input`]: opens one file, checks its schema against the columns lakeaug needs
 //!   (from the footer alone), and streams batches.
+//! - [`mapped`]: the file access under it: large pages are memory-mapped, not copied.
 //! - [`columns`]: views over the image and caption columns in every layout we accept.
 
 pub mod columns;
 pub mod discover;
 pub mod input;
+pub mod mapped;
 
 pub use columns::{CaptionColumn, ImageColumn, ImageLayout};
 pub use discover::{discover_inputs, InputFile};
