@@ -231,7 +231,12 @@ impl OpenedInput {
             reason: e.to_string(),
         })?;
         let (metadata, schema) = self.read_plan();
-        let handle = MappedFile::new(handle, &display, DEFAULT_MAP_MIN_BYTES);
+        let handle = MappedFile::new(
+            handle,
+            &display,
+            self.metadata.metadata(),
+            DEFAULT_MAP_MIN_BYTES,
+        );
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata)
             .with_batch_size(even_batch_size(batch_size));
         if start > 0 {

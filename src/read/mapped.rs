@@ -4,9 +4,13 @@
 //!
 //! Why: a copy of an image page costs the kernel a page-cache copy plus zero-filling and
 //! faulting in a buffer as large as the page, all on the reader thread before the first
-//! batch exists. Mapped, the zstd decoder reads the page cache directly (uncompressed
-//! pages are not copied at all: the arrays point into the map). On the 2,000-row
-//! benchmark this halves the reader's CPU (see BENCHMARKS.md).
+//! batch exists. Mapped, the decompressor reads the page cache directly and the map is
+//! gone once the page is decompressed. On the 2,000-row benchmark (zstd pages of 60 MB)
+//! this halves the reader's CPU (see BENCHMARKS.md).
+//!
+//! Only pages of compressed column chunks are mapped. An uncompressed page becomes the
+//! arrays' buffer itself, so its map would live as long as the batches do; measured, that
+//! raised peak RSS (40,000 rows: 294-314 -> 346-391 MB) and saved no time.
 //!
 //! The catch with maps is a file that shrinks while it is read: touching a mapped page
 //! past the new end raises `SIGBUS`, which would kill the process with a bare "Bus
@@ -20,10 +24,13 @@
 //! file system refuses `mmap`): the `pread` path then gives parquet's usual errors.
 
 use std::fs::File;
+use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use parquet::basic::Compression;
 use parquet::errors::Result;
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::reader::{ChunkReader, Length};
 
 /// Ranges of at least this many bytes are mapped; smaller ones are copied.
@@ -32,6 +39,8 @@ pub const DEFAULT_MAP_MIN_BYTES: usize = 1 << 20;
 /// A local Parquet file whose large ranges are read through memory maps.
 pub struct MappedFile {
     file: File,
+    /// The byte ranges of the compressed column chunks: the only ones mapped.
+    compressed_chunks: Vec<Range<u64>>,
     /// Printed by the `SIGBUS` handler when the file shrinks under one of its maps.
     truncated_message: Arc<[u8]>,
     map_min_bytes: usize,
@@ -39,8 +48,34 @@ pub struct MappedFile {
 
 impl MappedFile {
     /// `display` names the file in the error a shrinking file gives; ranges of
-    /// `map_min_bytes` and more are mapped ([`DEFAULT_MAP_MIN_BYTES`] unless testing).
-    pub fn new(file: File, display: &str, map_min_bytes: usize) -> MappedFile {
+    /// `map_min_bytes` and more inside a compressed column chunk of `metadata` are mapped
+    /// ([`DEFAULT_MAP_MIN_BYTES`] unless testing).
+    pub fn new(
+        file: File,
+        display: &str,
+        metadata: &ParquetMetaData,
+        map_min_bytes: usize,
+    ) -> MappedFile {
+        let compressed_chunks = metadata
+            .row_groups()
+            .iter()
+            .flat_map(|rg| rg.columns())
+            .filter(|c| c.compression() != Compression::UNCOMPRESSED)
+            .map(|c| {
+                let (start, len) = c.byte_range();
+                start..start.saturating_add(len)
+            })
+            .collect();
+        MappedFile::with_mappable(file, display, compressed_chunks, map_min_bytes)
+    }
+
+    /// [`MappedFile::new`] with the mappable ranges given.
+    fn with_mappable(
+        file: File,
+        display: &str,
+        compressed_chunks: Vec<Range<u64>>,
+        map_min_bytes: usize,
+    ) -> MappedFile {
         let message = format!(
             "lakeaug: error: {display}: the file shrank while it was being read (it was \
              truncated or rewritten in place); the run stopped, files committed before \
@@ -48,9 +83,21 @@ impl MappedFile {
         );
         MappedFile {
             file,
+            compressed_chunks,
             truncated_message: message.into_bytes().into(),
             map_min_bytes,
         }
+    }
+
+    /// Whether `get_bytes` maps this range (when the map can be made).
+    pub fn maps(&self, start: u64, length: usize) -> bool {
+        let end = start.saturating_add(length as u64);
+        length > 0
+            && length >= self.map_min_bytes
+            && self
+                .compressed_chunks
+                .iter()
+                .any(|c| c.start <= start && end <= c.end)
     }
 
     /// The range as a registered map, or `None` when it must be read with `pread`.
@@ -92,7 +139,7 @@ impl ChunkReader for MappedFile {
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> Result<Bytes> {
-        if length > 0 && length >= self.map_min_bytes {
+        if self.maps(start, length) {
             if let Some(bytes) = self.map(start, length) {
                 return Ok(bytes);
             }
@@ -258,6 +305,16 @@ mod tests {
         (dir, path)
     }
 
+    /// A file that is not Parquet, every range of it mappable from `map_min_bytes` on.
+    fn raw(path: &std::path::Path, map_min_bytes: usize) -> MappedFile {
+        MappedFile::with_mappable(
+            File::open(path).unwrap(),
+            "data.bin",
+            std::iter::once(0..u64::MAX).collect(),
+            map_min_bytes,
+        )
+    }
+
     fn pattern(n: usize) -> Vec<u8> {
         (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
     }
@@ -266,8 +323,8 @@ mod tests {
     fn mapped_and_copied_ranges_hold_the_same_bytes() {
         let data = pattern(3 * 4096 + 123);
         let (_dir, path) = file_with(&data);
-        let mapped = MappedFile::new(File::open(&path).unwrap(), "data.bin", 0);
-        let copied = MappedFile::new(File::open(&path).unwrap(), "data.bin", usize::MAX);
+        let mapped = raw(&path, 0);
+        let copied = raw(&path, usize::MAX);
         // Unaligned starts and lengths, a range to the last byte, one byte.
         for (start, len) in [(0, data.len()), (5, 4096), (4095, 2), (8000, 4406), (77, 1)] {
             let want = &data[start..start + len];
@@ -300,7 +357,7 @@ mod tests {
     #[test]
     fn a_range_past_the_end_is_an_error_not_a_fault() {
         let (_dir, path) = file_with(&pattern(5000));
-        let mapped = MappedFile::new(File::open(&path).unwrap(), "data.bin", 0);
+        let mapped = raw(&path, 0);
         let err = mapped.get_bytes(4000, 2000).unwrap_err().to_string();
         assert!(
             err.contains("Expected to read 2000 bytes, read only 1000"),
@@ -309,49 +366,70 @@ mod tests {
     }
 
     #[test]
-    fn parquet_reads_the_same_batches_mapped() {
-        use arrow::array::{ArrayRef, BinaryArray, RecordBatch};
+    fn compressed_chunks_are_mapped_and_read_the_same_batches() {
+        use arrow::array::{ArrayRef, BinaryArray, Int64Array, RecordBatch};
         use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
         use parquet::arrow::ArrowWriter;
-        use parquet::basic::{Compression, ZstdLevel};
+        use parquet::basic::ZstdLevel;
         use parquet::file::properties::WriterProperties;
+        use parquet::schema::types::ColumnPath;
 
         let images: Vec<Vec<u8>> = (0..40).map(|i| pattern(3000 + i * 977)).collect();
-        let column: ArrayRef = Arc::new(BinaryArray::from_iter_values(images.iter()));
-        let batch = RecordBatch::try_from_iter([("image", column)]).unwrap();
-        for compression in [
-            Compression::UNCOMPRESSED,
-            Compression::ZSTD(ZstdLevel::default()),
-        ] {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("t.parquet");
-            let props = WriterProperties::builder()
-                .set_compression(compression)
-                .set_data_page_size_limit(20_000)
-                .set_write_batch_size(4)
-                .build();
-            let mut w =
-                ArrowWriter::try_new(File::create(&path).unwrap(), batch.schema(), Some(props))
-                    .unwrap();
-            w.write(&batch).unwrap();
-            w.close().unwrap();
-            let read = |reader: MappedFile| -> Vec<RecordBatch> {
-                ParquetRecordBatchReaderBuilder::try_new(reader)
-                    .unwrap()
-                    .with_batch_size(7)
-                    .build()
-                    .unwrap()
-                    .map(|b| b.unwrap())
-                    .collect()
-            };
-            let mapped = read(MappedFile::new(File::open(&path).unwrap(), "t", 0));
-            let copied = read(MappedFile::new(File::open(&path).unwrap(), "t", usize::MAX));
-            assert_eq!(mapped, copied, "{compression:?}");
-            let rows: usize = mapped.iter().map(|b| b.num_rows()).sum();
-            assert_eq!(rows, 40);
-            let got = arrow::compute::concat_batches(&batch.schema(), &mapped).unwrap();
-            assert_eq!(got, batch, "{compression:?}");
-        }
+        let image: ArrayRef = Arc::new(BinaryArray::from_iter_values(images.iter()));
+        let id: ArrayRef = Arc::new(Int64Array::from_iter_values(0..40));
+        let batch = RecordBatch::try_from_iter([("id", id), ("image", image)]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        // Several pages per chunk; the image column zstd, the id column uncompressed.
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_column_compression(ColumnPath::from("id"), Compression::UNCOMPRESSED)
+            .set_data_page_size_limit(20_000)
+            .set_write_batch_size(4)
+            .build();
+        let mut w = ArrowWriter::try_new(File::create(&path).unwrap(), batch.schema(), Some(props))
+            .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+
+        let open = |min| {
+            let builder =
+                ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+            let metadata = builder.metadata().clone();
+            (
+                MappedFile::new(File::open(&path).unwrap(), "t", &metadata, min),
+                metadata,
+            )
+        };
+        let (mapped, metadata) = open(0);
+        let chunk = |i: usize| metadata.row_group(0).column(i).byte_range();
+        let (id_start, id_len) = chunk(0);
+        let (image_start, image_len) = chunk(1);
+        assert!(mapped.maps(image_start, image_len as usize));
+        assert!(mapped.maps(image_start + 10, 100));
+        assert!(
+            !mapped.maps(id_start, id_len as usize),
+            "an uncompressed chunk"
+        );
+        assert!(
+            !mapped.maps(image_start, image_len as usize + 1),
+            "past the chunk"
+        );
+        assert!(!open(usize::MAX).0.maps(image_start, image_len as usize));
+
+        let read = |reader: MappedFile| -> Vec<RecordBatch> {
+            ParquetRecordBatchReaderBuilder::try_new(reader)
+                .unwrap()
+                .with_batch_size(7)
+                .build()
+                .unwrap()
+                .map(|b| b.unwrap())
+                .collect()
+        };
+        let mapped = read(mapped);
+        assert_eq!(mapped, read(open(usize::MAX).0));
+        let got = arrow::compute::concat_batches(&batch.schema(), &mapped).unwrap();
+        assert_eq!(got, batch);
     }
 
     /// Run in a child process by the test below: maps a range, truncates the file, then
@@ -362,7 +440,12 @@ mod tests {
         let dir = std::env::var("LAKEAUG_TEST_DIR").unwrap();
         let path = std::path::Path::new(&dir).join("shrinks.parquet");
         std::fs::write(&path, pattern(64 * 1024)).unwrap();
-        let mapped = MappedFile::new(File::open(&path).unwrap(), "lake/shrinks.parquet", 0);
+        let mapped = MappedFile::with_mappable(
+            File::open(&path).unwrap(),
+            "lake/shrinks.parquet",
+            std::iter::once(0..u64::MAX).collect(),
+            0,
+        );
         let bytes = mapped.get_bytes(0, 64 * 1024).unwrap();
         std::fs::OpenOptions::new()
             .write(true)
