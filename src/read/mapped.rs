@@ -19,8 +19,8 @@
 //! exits with status 1 (the run is crash-safe: a rerun goes on). A `SIGBUS` anywhere else
 //! goes to the handler that was there before.
 //!
-//! Small ranges (page headers, captions, footers) are read as before; so is any range the
-//! map cannot serve (the file is shorter than the range, the registry is full, or the
+//! Small ranges (page headers, captions, footers) and uncompressed chunks are read as
+//! before; so is any range the map cannot serve (the file is shorter than the range, the registry is full, or the
 //! file system refuses `mmap`): the `pread` path then gives parquet's usual errors.
 
 use std::fs::File;
@@ -108,11 +108,11 @@ impl MappedFile {
             return None;
         }
         sigbus::install();
+        // Neither MAP_POPULATE nor MADV_WILLNEED/SEQUENTIAL helped, warm or cold cache.
         // SAFETY: the map is read-only and private. A concurrent truncation is the one
         // way its memory can become invalid; the `SIGBUS` that raises is caught (see
         // the module docs) as long as the map is registered, and it is registered
         // before this function returns it and until it is unmapped.
-        // Neither MAP_POPULATE nor MADV_WILLNEED/SEQUENTIAL helped, warm or cold cache.
         let map = unsafe {
             memmap2::MmapOptions::new()
                 .offset(start)
@@ -188,7 +188,7 @@ mod sigbus {
 
     /// Live maps at once: a few pages per batch in flight; when full, ranges are copied.
     const SLOTS: usize = 256;
-    /// `start` of a slot being filled in or emptied.
+    /// `start` of a slot being filled in.
     const BUSY: usize = usize::MAX;
 
     struct Slot {
