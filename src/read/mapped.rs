@@ -20,8 +20,9 @@
 //! goes to the handler that was there before.
 //!
 //! Small ranges (page headers, captions, footers) and uncompressed chunks are read as
-//! before; so is any range the map cannot serve (the file is shorter than the range, the registry is full, or the
-//! file system refuses `mmap`): the `pread` path then gives parquet's usual errors.
+//! before; so is any range the map cannot serve (the file is shorter than the range, the
+//! registry is full, or the file system refuses `mmap`): the `pread` path then gives
+//! parquet's usual errors.
 
 use std::fs::File;
 use std::ops::Range;
@@ -306,10 +307,10 @@ mod tests {
     }
 
     /// A file that is not Parquet, every range of it mappable from `map_min_bytes` on.
-    fn raw(path: &std::path::Path, map_min_bytes: usize) -> MappedFile {
+    fn raw(path: &std::path::Path, display: &str, map_min_bytes: usize) -> MappedFile {
         MappedFile::with_mappable(
             File::open(path).unwrap(),
-            "data.bin",
+            display,
             std::iter::once(0..u64::MAX).collect(),
             map_min_bytes,
         )
@@ -323,8 +324,8 @@ mod tests {
     fn mapped_and_copied_ranges_hold_the_same_bytes() {
         let data = pattern(3 * 4096 + 123);
         let (_dir, path) = file_with(&data);
-        let mapped = raw(&path, 0);
-        let copied = raw(&path, usize::MAX);
+        let mapped = raw(&path, "data.bin", 0);
+        let copied = raw(&path, "data.bin", usize::MAX);
         // Unaligned starts and lengths, a range to the last byte, one byte.
         for (start, len) in [(0, data.len()), (5, 4096), (4095, 2), (8000, 4406), (77, 1)] {
             let want = &data[start..start + len];
@@ -357,7 +358,7 @@ mod tests {
     #[test]
     fn a_range_past_the_end_is_an_error_not_a_fault() {
         let (_dir, path) = file_with(&pattern(5000));
-        let mapped = raw(&path, 0);
+        let mapped = raw(&path, "data.bin", 0);
         let err = mapped.get_bytes(4000, 2000).unwrap_err().to_string();
         assert!(
             err.contains("Expected to read 2000 bytes, read only 1000"),
@@ -440,12 +441,7 @@ mod tests {
         let dir = std::env::var("LAKEAUG_TEST_DIR").unwrap();
         let path = std::path::Path::new(&dir).join("shrinks.parquet");
         std::fs::write(&path, pattern(64 * 1024)).unwrap();
-        let mapped = MappedFile::with_mappable(
-            File::open(&path).unwrap(),
-            "lake/shrinks.parquet",
-            std::iter::once(0..u64::MAX).collect(),
-            0,
-        );
+        let mapped = raw(&path, "lake/shrinks.parquet", 0);
         let bytes = mapped.get_bytes(0, 64 * 1024).unwrap();
         std::fs::OpenOptions::new()
             .write(true)

@@ -3,7 +3,8 @@
 //! - [`discover`]: expands `--input` paths (files, folders with hive partitions, globs).
 //! - [`input`]: opens one file, checks its schema against the columns lakeaug needs
 //!   (from the footer alone), and streams batches.
-//! - [`mapped`]: the file access under it: large pages are memory-mapped, not copied.
+//! - [`mapped`]: the file access under it: large compressed pages are memory-mapped, not
+//!   copied.
 //! - [`columns`]: views over the image and caption columns in every layout we accept.
 
 pub mod columns;
