@@ -7,6 +7,8 @@
 //!
 //! `cargo bench --bench pipeline`
 
+use std::borrow::Cow;
+
 use arrow::array::AsArray;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lakeaug::config::Config;
@@ -115,7 +117,9 @@ fn per_row(c: &mut Criterion) {
                     Some(cropped) => cropped,
                     None => img::resize(&decoded, 224, 224, img::ResizeMode::Stretch),
                 };
-                let augmented = scheme.apply_image(base, &sampled.params, None).unwrap();
+                let augmented = scheme
+                    .apply_image(Cow::Owned(base), &sampled.params, None)
+                    .unwrap();
                 let mut out = Vec::with_capacity(32 << 10);
                 img::encode(&augmented, format, &mut out).unwrap();
                 out

@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -306,7 +307,7 @@ fn replay(
     let resized = img::resize(&decoded, size, size, img::ResizeMode::Stretch);
     let image = lakeaug::schemes::Scheme::named(&config, scheme)
         .unwrap()
-        .apply_image(resized, params, None)
+        .apply_image(Cow::Owned(resized), params, None)
         .unwrap();
     let mut out = Vec::new();
     img::encode(&image, config.image.output_format(), &mut out).unwrap();

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -110,7 +111,7 @@ fn consistent_schemes_replay_from_lineage_and_keep_the_pairing() {
                 .mix_partner_row
                 .map(|r| resized_source(src_images.value(r as usize)));
             let expected = scheme
-                .apply_image(base, &p, partner_image.as_ref())
+                .apply_image(Cow::Owned(base), &p, partner_image.as_ref())
                 .unwrap();
             let diff = mean_abs_diff(&expected, &written);
             assert!(diff < 2.5, "{name} row {i}: mean abs diff {diff}");

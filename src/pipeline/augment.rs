@@ -1,6 +1,7 @@
 //! Augmenting one record batch: rows in parallel, each decoded once, then augmented for
 //! every scheme and copy and encoded in the same task.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -405,7 +406,8 @@ impl Augmenter {
                     },
                     None => None,
                 };
-                let image = cropped.unwrap_or_else(|| this.image.clone());
+                // The shared resized image is lent; an op that writes in place copies it.
+                let image = cropped.map_or(Cow::Borrowed(&this.image), Cow::Owned);
                 let out = scheme
                     .apply_image(image, &variant.sampled.params, partner)
                     .map_err(|e| (Stage::Augment, e))?;

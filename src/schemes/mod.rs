@@ -29,6 +29,8 @@ pub use ops::{FlipCaptions, ImageOp, OpDoc, TextOp, OP_DOCS};
 pub use params::{AugParams, Crop, Erase, JitterOrder, ParamKind, PARAM_COLUMNS};
 pub use text_ops::TextContext;
 
+use std::borrow::Cow;
+
 use image::RgbImage;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -149,9 +151,12 @@ impl Scheme {
     /// scheme's ops (a random resized crop has already happened; MixGen blends with
     /// `partner`, the paired row's resized source image, last). A pure function of its
     /// arguments.
+    ///
+    /// A borrowed `image` is copied only if an op writes in place; ops that make a new
+    /// image (a rotation, a blur) read it where it is.
     pub fn apply_image(
         &self,
-        image: RgbImage,
+        image: Cow<'_, RgbImage>,
         p: &AugParams,
         partner: Option<&RgbImage>,
     ) -> Result<RgbImage, String> {
@@ -173,15 +178,17 @@ impl Scheme {
                 }
                 ImageOp::Rotate { .. } => {
                     if let Some(angle) = p.rotate_deg.filter(|a| *a != 0.0) {
-                        image = pending.rotate_nearest(&image, angle as f64);
+                        image = Cow::Owned(pending.rotate_nearest(&image, angle as f64));
                     }
                 }
                 ImageOp::RandomResizedCrop { .. } => {}
                 ImageOp::GaussianBlur { .. } => {
                     if let (Some(sigma), Some(kernel)) = (p.blur_sigma, p.blur_kernel) {
                         pending.apply(&mut image);
-                        image = img::gaussian_blur(&image, kernel as u32, sigma)
-                            .map_err(|e| format!("gaussian_blur: {e}"))?;
+                        image = Cow::Owned(
+                            img::gaussian_blur(&image, kernel as u32, sigma)
+                                .map_err(|e| format!("gaussian_blur: {e}"))?,
+                        );
                     }
                 }
                 ImageOp::ErasePatch { .. } => {
@@ -189,7 +196,7 @@ impl Scheme {
                         // Erasing to black commutes with neither a flip nor a table.
                         pending.apply(&mut image);
                         img::erase(
-                            &mut image,
+                            image.to_mut(),
                             e.x.max(0) as u32,
                             e.y.max(0) as u32,
                             e.size.max(0) as u32,
@@ -199,14 +206,16 @@ impl Scheme {
                 ImageOp::Mixgen { .. } => {
                     if let (Some(lambda), Some(other)) = (p.mix_lambda, partner) {
                         pending.apply(&mut image);
-                        image = img::mixgen_blend(&image, other, lambda)
-                            .map_err(|e| format!("mixgen: {e}"))?;
+                        image = Cow::Owned(
+                            img::mixgen_blend(&image, other, lambda)
+                                .map_err(|e| format!("mixgen: {e}"))?,
+                        );
                     }
                 }
             }
         }
         pending.apply(&mut image);
-        Ok(image)
+        Ok(image.into_owned())
     }
 
     /// Cut this row's random resized crop out of the decoded source image and resize it

@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::path::Path;
 
 use super::*;
@@ -269,7 +270,7 @@ fn mixgen_records_the_partner_and_appends_its_caption() {
         mix_lambda: Some(0.5),
         ..Default::default()
     };
-    let out = s.apply_image(a, &p, Some(&b)).unwrap();
+    let out = s.apply_image(Cow::Owned(a), &p, Some(&b)).unwrap();
     assert_eq!(out.get_pixel(1, 1).0[..2], [150, 25]);
 }
 
@@ -462,7 +463,9 @@ image = [
             let p = s.sample(seed, &input, &t).params;
             flipped_and_rotated +=
                 (p.hflip == Some(true) && p.rotate_deg.is_some_and(|a| a != 0.0)) as u32;
-            let fused = s.apply_image(photo.clone(), &p, Some(&partner)).unwrap();
+            let fused = s
+                .apply_image(Cow::Borrowed(&photo), &p, Some(&partner))
+                .unwrap();
             let reference = apply_image_one_op_at_a_time(&s, photo.clone(), &p, Some(&partner));
             assert!(fused == reference, "scheme {name} seed {seed}: {p:?}");
         }

@@ -8,6 +8,8 @@
 //! read of the image (the contrast mean) and one pass that writes the result, instead of
 //! five passes, with byte-identical output.
 
+use std::borrow::Cow;
+
 use image::RgbImage;
 
 use super::color::{apply_lut, blend_lut, grayscale_mean_rounded_mapped};
@@ -48,8 +50,8 @@ impl PointMap {
     /// Adds one colour adjustment of [`ColorOp`] to `img` as it will be once the pending
     /// work is applied. Brightness and contrast are deferred (contrast reads `img` once
     /// for its mean); saturation and hue are not tables, so the pending work is applied
-    /// to `img` first and they run on it directly.
-    pub fn then_color_op(&mut self, img: &mut RgbImage, op: ColorOp, factor: f32) {
+    /// to `img` first and they run on it directly (a borrowed `img` is copied then).
+    pub fn then_color_op(&mut self, img: &mut Cow<'_, RgbImage>, op: ColorOp, factor: f32) {
         match op {
             // Factor 1 is Pillow's identity shortcut for both.
             ColorOp::Brightness | ColorOp::Contrast if factor == 1.0 => {}
@@ -60,13 +62,18 @@ impl PointMap {
             }
             ColorOp::Saturation | ColorOp::Hue => {
                 self.apply(img);
-                op.apply(img, factor);
+                op.apply(img.to_mut(), factor);
             }
         }
     }
 
-    /// Applies the pending work to `img` in place; nothing is pending afterwards.
-    pub fn apply(&mut self, img: &mut RgbImage) {
+    /// Applies the pending work to `img` in place; nothing is pending afterwards. With
+    /// nothing pending, a borrowed `img` stays borrowed (no copy).
+    pub fn apply(&mut self, img: &mut Cow<'_, RgbImage>) {
+        if self.is_identity() {
+            return;
+        }
+        let img = img.to_mut();
         if self.flip_x {
             hflip(img);
         }
@@ -127,7 +134,8 @@ mod tests {
                         apply_color_ops(&mut expected, &chain);
                         let expected = rotate_nearest_f64(&expected, angle);
 
-                        let mut img = varied();
+                        let source = varied();
+                        let mut img = Cow::Borrowed(&source);
                         let mut map = PointMap::new();
                         if flip {
                             map.flip_x();
@@ -135,6 +143,11 @@ mod tests {
                         for &(op, f) in &chain {
                             map.then_color_op(&mut img, op, f);
                         }
+                        // Only saturation and hue write to the image before the rotation.
+                        let writes = chain
+                            .iter()
+                            .any(|(op, _)| matches!(op, ColorOp::Saturation | ColorOp::Hue));
+                        assert_eq!(matches!(img, Cow::Owned(_)), writes, "chain {chain:?}");
                         let got = map.rotate_nearest(&img, angle);
                         assert_eq!(got, expected, "flip {flip} chain {chain:?} angle {angle}");
                         assert!(map.is_identity());
@@ -153,22 +166,25 @@ mod tests {
         adjust_brightness(&mut expected, 1.3);
         adjust_contrast(&mut expected, 0.7);
 
-        let mut img = varied();
+        let source = varied();
+        let mut img = Cow::Borrowed(&source);
         let mut map = PointMap::new();
         map.flip_x();
         map.then_color_op(&mut img, ColorOp::Brightness, 1.3);
         map.then_color_op(&mut img, ColorOp::Contrast, 0.7);
         assert!(!map.is_identity());
         map.apply(&mut img);
-        assert_eq!(img, expected);
+        assert_eq!(*img, expected);
+        assert_eq!(source, varied(), "the borrowed source is not written");
         assert!(map.is_identity());
-        // Two flips cancel; an identity map changes nothing.
+        // Two flips cancel; an identity map changes nothing and copies nothing.
         let mut twice = PointMap::new();
         twice.flip_x();
         twice.flip_x();
         assert!(twice.is_identity());
-        let mut same = varied();
+        let mut same = Cow::Borrowed(&source);
         twice.apply(&mut same);
-        assert_eq!(same, varied());
+        assert!(matches!(same, Cow::Borrowed(_)));
+        assert_eq!(*same, varied());
     }
 }
