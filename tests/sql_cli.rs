@@ -57,23 +57,29 @@ fn formats_stdin_and_errors() {
     assert!(stdout.contains("6 rows (2 shown"), "{stdout}");
     assert!(!stdout.contains("PNG\r\n"), "no raw bytes");
 
+    // `--format FORMAT --out r.FORMAT`: the file written, after a successful exit.
+    let query_to_file = |format: &str| {
+        let path = tmp.path().join(format!("r.{format}"));
+        let o = lakeaug(
+            &[
+                "query",
+                out_s,
+                "--source",
+                &source,
+                sql,
+                "--format",
+                format,
+                "--out",
+                path.to_str().expect("p"),
+            ],
+            None,
+        );
+        assert!(o.status.success(), "{}", text(&o).1);
+        path
+    };
+
     // CSV: header + one line per row, image summarized.
-    let csv = tmp.path().join("r.csv");
-    let o = lakeaug(
-        &[
-            "query",
-            out_s,
-            "--source",
-            &source,
-            sql,
-            "--format",
-            "csv",
-            "--out",
-            csv.to_str().expect("p"),
-        ],
-        None,
-    );
-    assert!(o.status.success(), "{}", text(&o).1);
+    let csv = query_to_file("csv");
     let body = std::fs::read_to_string(&csv).expect("csv");
     let lines: Vec<&str> = body.lines().collect();
     assert_eq!(lines[0], "source_row,image,caption");
@@ -100,22 +106,7 @@ fn formats_stdin_and_errors() {
     assert_eq!(rows[2]["source_row"], 2);
 
     // Parquet keeps the exact image bytes.
-    let pq = tmp.path().join("r.parquet");
-    let o = lakeaug(
-        &[
-            "query",
-            out_s,
-            "--source",
-            &source,
-            sql,
-            "--format",
-            "parquet",
-            "--out",
-            pq.to_str().expect("p"),
-        ],
-        None,
-    );
-    assert!(o.status.success(), "{}", text(&o).1);
+    let pq = query_to_file("parquet");
     let got = read_batches(&pq);
     let want = read_batches(std::path::Path::new(&source));
     let img = |b: &[arrow::array::RecordBatch]| -> Vec<Vec<u8>> {
