@@ -294,15 +294,11 @@ mod sigbus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     fn file_with(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("data.bin");
-        std::fs::File::create(&path)
-            .unwrap()
-            .write_all(bytes)
-            .unwrap();
+        std::fs::write(&path, bytes).unwrap();
         (dir, path)
     }
 
