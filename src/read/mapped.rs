@@ -6,7 +6,7 @@
 //! faulting in a buffer as large as the page, all on the reader thread before the first
 //! batch exists. Mapped, the decompressor reads the page cache directly and the map is
 //! gone once the page is decompressed. On the 2,000-row benchmark (zstd pages of 60 MB)
-//! this halves the reader's CPU (see BENCHMARKS.md).
+//! this cuts the reader's CPU by a third to a half (see BENCHMARKS.md).
 //!
 //! Only pages of compressed column chunks are mapped. An uncompressed page becomes the
 //! arrays' buffer itself, so its map would live as long as the batches do; measured, that

@@ -153,13 +153,14 @@ impl Scheme {
     /// arguments.
     ///
     /// A borrowed `image` is copied only if an op writes in place; ops that make a new
-    /// image (a rotation, a blur) read it where it is.
-    pub fn apply_image(
+    /// image (a rotation, a blur) read it where it is, and a row whose ops all drew
+    /// identities comes back still borrowed.
+    pub fn apply_image<'a>(
         &self,
-        image: Cow<'_, RgbImage>,
+        image: Cow<'a, RgbImage>,
         p: &AugParams,
         partner: Option<&RgbImage>,
-    ) -> Result<RgbImage, String> {
+    ) -> Result<Cow<'a, RgbImage>, String> {
         let mut image = image;
         // Flips, brightness and contrast are deferred and applied together with the next
         // rotation (or before any other op): fewer passes, the same bytes.
@@ -215,7 +216,7 @@ impl Scheme {
             }
         }
         pending.apply(&mut image);
-        Ok(image.into_owned())
+        Ok(image)
     }
 
     /// Cut this row's random resized crop out of the decoded source image and resize it

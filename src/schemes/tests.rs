@@ -449,6 +449,7 @@ image = [
     let mut names: Vec<String> = BUILTIN_SCHEMES.iter().map(|s| s.to_string()).collect();
     names.push("everything".into());
     let mut flipped_and_rotated = 0;
+    let mut lent_back = 0;
     for name in &names {
         let s = Scheme::named(&config, name).unwrap();
         for seed in 0..60 {
@@ -467,9 +468,15 @@ image = [
                 .apply_image(Cow::Borrowed(&photo), &p, Some(&partner))
                 .unwrap();
             let reference = apply_image_one_op_at_a_time(&s, photo.clone(), &p, Some(&partner));
-            assert!(fused == reference, "scheme {name} seed {seed}: {p:?}");
+            assert!(*fused == reference, "scheme {name} seed {seed}: {p:?}");
+            // A scheme without image ops lends the image back, uncopied.
+            if s.image_ops.is_empty() {
+                assert!(matches!(fused, Cow::Borrowed(_)), "scheme {name}");
+                lent_back += 1;
+            }
         }
     }
     // The fused path (flip + tables inside the rotation) was exercised.
     assert!(flipped_and_rotated > 40, "{flipped_and_rotated}");
+    assert_eq!(lent_back, 60, "pseudo_label has no image ops");
 }
