@@ -297,7 +297,7 @@ mod tests {
         }
     }
 
-    // Concurrent takeovers (exactly one winner) are tested in `tests/incremental.rs`
+    // Concurrent takeovers (exactly one winner) are tested in `tests/it/incremental.rs`
     // (local) and `tests/s3.rs` (S3), with one shared race.
 
     /// The interleaving that let two runs win before: both read the same stale lock, then

@@ -1,4 +1,4 @@
-"""Helpers for tests/s3.rs: set up buckets on the loopback S3 server (moto) and read
+"""Helpers for tests/it/s3.rs: set up buckets on the loopback S3 server (moto) and read
 lakeaug's output back with pyarrow, as a user would.
 
 Usage: python s3_helper.py ENDPOINT COMMAND ARGS...

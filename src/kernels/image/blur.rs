@@ -11,7 +11,7 @@
 //! the same sum regrouped: torch's float32 accumulation order is its own, so a value
 //! whose exact result lies within float rounding of `x.5` can round the other way.
 //! Against the fixtures that happens on a handful of values per hundred thousand, never
-//! by more than 1 (`tests/image_parity.rs` reports the count).
+//! by more than 1 (`tests/it/image_parity.rs` reports the count).
 
 use image::RgbImage;
 

@@ -2,14 +2,14 @@
 //! exit codes, and crash safety (aborts at named points and a real `kill -9`, each
 //! resumed and compared value by value with an uninterrupted run).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use crate::common::{assert_same_values, gradient_jpeg, read_dir_batches, write_pairs};
 use arrow::array::RecordBatch;
-use common::{assert_same_values, gradient_jpeg, read_dir_batches, write_pairs};
 use lakeaug::config::Config;
 use lakeaug::pipeline::{run, RunOptions, RunStatus};
 use lakeaug::state::lock::{host_name, LockInfo, LOCK_PATH};

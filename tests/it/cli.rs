@@ -1,6 +1,6 @@
 //! The `lakeaug` binary: help, exit codes, summary.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -2,7 +2,7 @@
 //! README.md, with only its paths moved into a temporary folder and the binary under test.
 //! So the documented line is known to work, and this test fails if it changes unchecked.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,5 +1,4 @@
 //! Helpers shared by the integration tests: small inputs written on the fly.
-#![allow(dead_code)]
 
 pub mod lock_race;
 pub mod small_run;

@@ -2,7 +2,6 @@
 //! parquet crate following the output contract, and an independent reader that
 //! loads output rows into plain Rust structs (no DataFusion) to compute expected
 //! values.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -402,7 +401,6 @@ pub struct OutRow {
     pub source_file: String,
     pub source_row: i64,
     pub caption: Option<String>,
-    pub image: Option<Vec<u8>>,
     pub input_ids: Option<Vec<i64>>,
     pub truncated: Option<bool>,
     pub aug_copy: i64,
@@ -432,8 +430,6 @@ pub struct RejectRow {
     pub scheme: String,
     pub stage: String,
     pub reason: String,
-    pub source_file: String,
-    pub source_row: i64,
 }
 
 /// Reads every batch of a Parquet file.
@@ -512,25 +508,6 @@ fn lists(b: &RecordBatch, name: &str) -> Vec<Option<Vec<i64>>> {
     }
 }
 
-/// Image bytes of a binary column or a Hugging Face `struct<bytes, path>` column.
-fn images(b: &RecordBatch, name: &str) -> Vec<Option<Vec<u8>>> {
-    let Some(c) = b.column_by_name(name) else {
-        return vec![None; b.num_rows()];
-    };
-    let c = match c.data_type() {
-        DataType::Struct(_) => {
-            let s = c.as_struct();
-            s.column_by_name("bytes").expect("bytes field").clone()
-        }
-        _ => c.clone(),
-    };
-    let c = cast(&c, &DataType::LargeBinary).expect("cast binary");
-    c.as_binary::<i64>()
-        .iter()
-        .map(|v| v.map(<[u8]>::to_vec))
-        .collect()
-}
-
 /// All rows of `DIR/scheme=*/part-*.parquet`.
 pub fn read_output(dir: &Path) -> Vec<OutRow> {
     let mut out = Vec::new();
@@ -560,11 +537,7 @@ pub fn read_output(dir: &Path) -> Vec<OutRow> {
                     strings(&b, "source_file"),
                     ints(&b, "source_row"),
                 );
-                let (cap, img, ids) = (
-                    strings(&b, "caption"),
-                    images(&b, "image"),
-                    lists(&b, "input_ids"),
-                );
+                let (cap, ids) = (strings(&b, "caption"), lists(&b, "input_ids"));
                 let (tr, copy, seed) = (
                     bools(&b, "input_ids_truncated"),
                     ints(&b, "aug_copy"),
@@ -603,7 +576,6 @@ pub fn read_output(dir: &Path) -> Vec<OutRow> {
                         source_file: sf[i].clone().unwrap_or_default(),
                         source_row: sr[i].unwrap_or(-1),
                         caption: cap[i].clone(),
-                        image: img[i].clone(),
                         input_ids: ids[i].clone(),
                         truncated: tr[i],
                         aug_copy: copy[i].unwrap_or(-1),
@@ -644,13 +616,11 @@ pub fn read_rejects(dir: &Path) -> Vec<RejectRow> {
             continue;
         }
         for b in read_batches(&e.path()) {
-            let (run, sch, st, re, sf, sr) = (
+            let (run, sch, st, re) = (
                 strings(&b, "run_id"),
                 strings(&b, "scheme"),
                 strings(&b, "stage"),
                 strings(&b, "reason"),
-                strings(&b, "source_file"),
-                ints(&b, "source_row"),
             );
             for i in 0..b.num_rows() {
                 out.push(RejectRow {
@@ -658,8 +628,6 @@ pub fn read_rejects(dir: &Path) -> Vec<RejectRow> {
                     scheme: sch[i].clone().unwrap_or_default(),
                     stage: st[i].clone().unwrap_or_default(),
                     reason: re[i].clone().unwrap_or_default(),
-                    source_file: sf[i].clone().unwrap_or_default(),
-                    source_row: sr[i].unwrap_or(-1),
                 });
             }
         }

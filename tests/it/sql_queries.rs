@@ -1,17 +1,15 @@
 //! Runs every file in queries/ against lakeaug output and checks the results against
 //! values computed independently from the Parquet files (parquet crate, plain Rust).
 
-mod sql_fixture;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::sql_fixture::*;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::{DataType, Float64Type};
 use lakeaug::sql::{run_sql, session_for, QueryResult};
-use sql_fixture::*;
 
 /// The error of a session that must fail (SessionContext is not Debug).
 fn session_err(r: anyhow::Result<datafusion::prelude::SessionContext>) -> String {

@@ -1,14 +1,12 @@
 //! End-to-end: the consistent schemes (consistent, light, sync, mixgen), user-declared
 //! schemes and Chinese captions, through `lakeaug run`, checked against the inputs.
 
-mod common;
-
 use std::borrow::Cow;
 use std::path::Path;
 
+use crate::common::*;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
-use common::*;
 use lakeaug::config::Config;
 use lakeaug::kernels::image as img;
 use lakeaug::lineage::params_from_batch;

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 pub fn venv() -> PathBuf {
     match std::env::var_os("INTEROP_VENV") {
@@ -16,6 +17,11 @@ pub fn venv() -> PathBuf {
 /// `marker` (a file in the venv) remembers what was installed. `None` only when the
 /// machine has no `python3` at all.
 pub fn python_with(requirements: &str, marker: &str) -> Option<PathBuf> {
+    // The tests of this binary run in parallel: one creates and fills the venv at a time.
+    static FILLING: Mutex<()> = Mutex::new(());
+    let _filling = FILLING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let venv = venv();
     let python = venv.join("bin/python");
     let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join(requirements);

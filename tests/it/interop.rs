@@ -6,7 +6,7 @@
 //! does not exist yet, this test creates it and installs `tests/interop/requirements.txt`
 //! (PyPI, a few minutes once), so `cargo test` alone runs everything.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,14 +1,12 @@
 //! `lakeaug query` through the binary: output formats, stdin, exit codes and messages.
 
-mod sql_fixture;
-
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use crate::sql_fixture::*;
 use arrow::array::AsArray;
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
-use sql_fixture::*;
 
 fn lakeaug(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lakeaug"))

@@ -1,13 +1,11 @@
 //! End-to-end: `lakeaug run` on the sample data and on crafted inputs, read back.
 
-mod common;
-
 use std::borrow::Cow;
 use std::path::Path;
 
+use crate::common::*;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float32Type, Int32Type, Int64Type, UInt64Type};
-use common::*;
 use lakeaug::config::Config;
 use lakeaug::kernels::image as img;
 use lakeaug::pipeline::{run, BadFilePolicy, RunOptions};
