@@ -9,7 +9,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::kernels::image::{OutputFormat, ResizeMode};
-use crate::schemes::{builtin_specs, OpLocation, SchemeSpec, BUILTIN_SCHEMES};
+use crate::kernels::text::{self, SynonymDict, TextResources};
+use crate::schemes::error::{ConfigError, InvalidConfig, OpList};
+use crate::schemes::spec::{builtin_specs, OpLocation, SchemeSpec, BUILTIN_SCHEMES};
+use crate::schemes::TextContext;
+
+pub use crate::schemes::spec::{AlignedConfig, CrossModalConfig, PseudoLabelConfig};
 
 /// The resolved configuration of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,25 +189,6 @@ impl Default for TokenConfig {
     }
 }
 
-impl PseudoLabelConfig {
-    /// Check the probabilities (errors name the field).
-    pub fn validate(&self) -> Result<(), String> {
-        for (name, p) in [
-            ("select_prob", self.select_prob),
-            ("mask_prob", self.mask_prob),
-            ("random_prob", self.random_prob),
-        ] {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(format!("{name} = {p} must be between 0 and 1"));
-            }
-        }
-        if self.mask_prob + self.random_prob > 1.0 {
-            return Err("mask_prob + random_prob must not exceed 1".into());
-        }
-        Ok(())
-    }
-}
-
 /// The line of `text` where op `at` of `[scheme.NAME]` is declared, found by parsing the
 /// file again with spans (the config itself is span-free, so it also reads from JSON).
 fn op_line(text: &str, scheme: &str, at: OpLocation) -> Option<usize> {
@@ -221,182 +207,116 @@ fn op_line(text: &str, scheme: &str, at: OpLocation) -> Option<usize> {
     let doc: Doc = toml::from_str(text).ok()?;
     let spec = doc.scheme.get(scheme)?;
     let span = match at {
-        Some(("image", i)) => spec.get_ref().image.get(i)?.span(),
-        Some((_, i)) => spec.get_ref().text.get(i)?.span(),
+        Some((OpList::Image, i)) => spec.get_ref().image.get(i)?.span(),
+        Some((OpList::Text, i)) => spec.get_ref().text.get(i)?.span(),
         None => spec.span(),
     };
     Some(text[..span.start.min(text.len())].matches('\n').count() + 1)
 }
 
-/// Scheme 1 of the original comparison.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AlignedConfig {
-    pub hflip_prob: f64,
-    /// Brightness factor drawn from [max(0, 1 - b), 1 + b].
-    pub brightness: f32,
-    /// Contrast factor drawn from [max(0, 1 - c), 1 + c].
-    pub contrast: f32,
-    /// Rotation angle drawn from [-d, d] degrees.
-    pub rotate_degrees: f32,
-    /// Probability that one word is replaced.
-    pub replace_prob: f64,
-    pub replace_token: String,
-}
-
-impl Default for AlignedConfig {
-    fn default() -> Self {
-        AlignedConfig {
-            hflip_prob: 0.5,
-            brightness: 0.2,
-            contrast: 0.2,
-            rotate_degrees: 15.0,
-            replace_prob: 0.3,
-            replace_token: "random_word".into(),
-        }
-    }
-}
-
-/// Scheme 2 of the original comparison.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CrossModalConfig {
-    /// Patch side as a fraction of the shorter image side (floored to whole pixels).
-    pub patch_fraction: f64,
-    /// Words are deleted only from captions with more than this many words.
-    pub delete_above_words: usize,
-    /// floor(n / divisor) words are deleted.
-    pub delete_divisor: usize,
-}
-
-impl Default for CrossModalConfig {
-    fn default() -> Self {
-        CrossModalConfig {
-            patch_fraction: 0.2,
-            delete_above_words: 5,
-            delete_divisor: 3,
-        }
-    }
-}
-
-/// Scheme 3 of the original comparison: BERT masked-LM pseudo labels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PseudoLabelConfig {
-    pub select_prob: f64,
-    pub mask_prob: f64,
-    pub random_prob: f64,
-}
-
-impl Default for PseudoLabelConfig {
-    fn default() -> Self {
-        PseudoLabelConfig {
-            select_prob: 0.15,
-            mask_prob: 0.8,
-            random_prob: 0.1,
-        }
-    }
-}
-
 impl Config {
     /// Parse a TOML config; errors point at the offending line.
-    pub fn from_toml(text: &str, origin: &Path) -> anyhow::Result<Config> {
-        let mut config: Config = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", origin.display()))?;
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: origin.to_path_buf(),
+            source: Box::new(e),
+        })?;
         // Built-in declared schemes the file does not redeclare keep their defaults.
         for (name, spec) in builtin_specs() {
             config.scheme.entry(name).or_insert(spec);
         }
-        if let Err((name, msg, at)) = config.validate_schemes() {
-            let line = op_line(text, &name, at)
-                .map(|l| format!(", line {l}"))
-                .unwrap_or_default();
-            anyhow::bail!("invalid config {}{line}: {msg}", origin.display());
-        }
-        config
-            .validate()
-            .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", origin.display()))?;
+        config.validate().map_err(|e| {
+            let line = match &e {
+                InvalidConfig::Scheme { name, source } => op_line(text, name, source.location()),
+                InvalidConfig::DeclaredTwice(name) => op_line(text, name, None),
+                _ => None,
+            };
+            ConfigError::invalid(origin, line, e)
+        })?;
         Ok(config)
     }
 
-    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         Config::from_toml(&text, path)
     }
 
     /// Check value ranges that serde cannot express.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        let known = || self.known_schemes().join(", ");
+        // Declarations first: their errors carry a line number.
+        self.validate_schemes()?;
         if self.schemes.is_empty() {
-            return Err(format!(
-                "`schemes` is empty: name at least one of {}",
-                self.known_schemes().join(", ")
-            ));
+            return Err(InvalidConfig::NoSchemes { known: known() });
         }
-        let known = self.known_schemes();
-        for s in &self.schemes {
-            if !known.contains(s) {
-                return Err(format!(
-                    "unknown scheme `{s}` (known: {}; declare new ones as [scheme.NAME])",
-                    known.join(", ")
-                ));
-            }
-        }
-        self.validate_schemes().map_err(|(_, msg, _)| msg)?;
         let mut seen = std::collections::HashSet::new();
         for s in &self.schemes {
+            if self.scheme_spec(s).is_none() {
+                return Err(InvalidConfig::UnknownScheme {
+                    name: s.clone(),
+                    known: known(),
+                });
+            }
             if !seen.insert(s) {
-                return Err(format!("scheme `{s}` is listed twice"));
+                return Err(InvalidConfig::SchemeListedTwice(s.clone()));
             }
         }
         if self.copies == 0 {
-            return Err("`copies` must be at least 1".into());
+            return Err(InvalidConfig::NoCopies);
         }
         if self.image.size == 0 || self.image.size > 16384 {
-            return Err(format!(
-                "image.size = {} is out of range (1..=16384)",
-                self.image.size
-            ));
+            return Err(InvalidConfig::ImageSize(self.image.size));
         }
         if !(1..=100).contains(&self.image.quality) {
-            return Err(format!(
-                "image.quality = {} is out of range (1..=100)",
-                self.image.quality
-            ));
+            return Err(InvalidConfig::ImageQuality(self.image.quality));
         }
         if self.tokens.max_tokens < 2 {
-            return Err("tokens.max_tokens must be at least 2 ([CLS] and [SEP])".into());
+            return Err(InvalidConfig::MaxTokens);
         }
-        let probs = [
-            ("aligned.hflip_prob", self.aligned.hflip_prob),
-            ("aligned.replace_prob", self.aligned.replace_prob),
-            (
-                "cross_modal.patch_fraction",
-                self.cross_modal.patch_fraction,
-            ),
-        ];
-        for (name, p) in probs {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(format!("{name} = {p} must be between 0 and 1"));
-            }
-        }
+        self.aligned.validate()?;
+        self.cross_modal.validate()?;
         self.pseudo_label
             .validate()
-            .map_err(|e| format!("pseudo_label.{e}"))?;
-        let ranges = [
-            ("aligned.brightness", self.aligned.brightness),
-            ("aligned.contrast", self.aligned.contrast),
-            ("aligned.rotate_degrees", self.aligned.rotate_degrees),
-        ];
-        for (name, v) in ranges {
-            if !v.is_finite() || v < 0.0 {
-                return Err(format!("{name} = {v} must be a finite number >= 0"));
-            }
-        }
-        if self.cross_modal.delete_divisor == 0 {
-            return Err("cross_modal.delete_divisor must be at least 1".into());
-        }
+            .map_err(|source| InvalidConfig::Section {
+                section: "pseudo_label",
+                source,
+            })?;
         Ok(())
+    }
+
+    /// The declaration of scheme `name`: its `[scheme.NAME]`, else for the original three
+    /// the op list their section stands for, else a built-in declaration. `None` for an
+    /// unknown name.
+    pub fn scheme_spec(&self, name: &str) -> Option<SchemeSpec> {
+        if let Some(spec) = self.scheme.get(name) {
+            return Some(spec.clone());
+        }
+        let from_section = match name {
+            "aligned" => Some(self.aligned.spec()),
+            "cross_modal" => Some(self.cross_modal.spec()),
+            "pseudo_label" => Some(self.pseudo_label.spec()),
+            _ => None,
+        };
+        // A config built in code may lack the built-in declarations a file gets.
+        from_section.or_else(|| builtin_specs().remove(name))
+    }
+
+    /// The section (`[aligned]`, `[cross_modal]`, `[pseudo_label]`) that configures scheme
+    /// `name`, as TOML; `None` for other schemes and for an original one redeclared as
+    /// `[scheme.NAME]`.
+    pub fn section_of(&self, name: &str) -> Option<toml::Value> {
+        if self.scheme.contains_key(name) {
+            return None;
+        }
+        match name {
+            "aligned" => toml::Value::try_from(&self.aligned).ok(),
+            "cross_modal" => toml::Value::try_from(&self.cross_modal).ok(),
+            "pseudo_label" => toml::Value::try_from(&self.pseudo_label).ok(),
+            _ => None,
+        }
     }
 
     /// Every scheme this config can run: the built-in ones and those it declares.
@@ -412,17 +332,22 @@ impl Config {
     }
 
     /// Check the declared schemes; the error names the scheme and where the bad op is.
-    fn validate_schemes(&self) -> Result<(), (String, String, OpLocation)> {
+    fn validate_schemes(&self) -> Result<(), InvalidConfig> {
         for (name, spec) in &self.scheme {
-            if ["aligned", "cross_modal", "pseudo_label"].contains(&name.as_str()) {
-                return Err((
-                    name.clone(),
-                    format!("[scheme.{name}]: `{name}` is configured in its own [{name}] section"),
-                    None,
-                ));
+            // `[scheme.aligned]` replaces the `[aligned]` section; both set is ambiguous.
+            let section_changed = match name.as_str() {
+                "aligned" => self.aligned != AlignedConfig::default(),
+                "cross_modal" => self.cross_modal != CrossModalConfig::default(),
+                "pseudo_label" => self.pseudo_label != PseudoLabelConfig::default(),
+                _ => false,
+            };
+            if section_changed {
+                return Err(InvalidConfig::DeclaredTwice(name.clone()));
             }
-            spec.validate()
-                .map_err(|(msg, at)| (name.clone(), format!("[scheme.{name}] {msg}"), at))?;
+            spec.validate().map_err(|source| InvalidConfig::Scheme {
+                name: name.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -436,6 +361,31 @@ impl Config {
     /// The config as TOML, with every default filled in (`lakeaug schemes --config-template`).
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("config serializes")
+    }
+}
+
+impl TextContext {
+    /// Build from the `[text]` section: segmentation and an optional user dictionary.
+    pub fn from_config(c: &TextConfig) -> Result<TextContext, ConfigError> {
+        let language = match c.language {
+            Language::Auto => text::Language::Auto,
+            Language::Whitespace => text::Language::Whitespace,
+            Language::Chinese => text::Language::Chinese,
+        };
+        let mut resources = TextResources::new(language);
+        if let Some(path) = &c.synonyms {
+            let tsv =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::ReadSynonyms {
+                    path: path.clone(),
+                    source,
+                })?;
+            resources.synonyms =
+                SynonymDict::from_tsv(&tsv).map_err(|source| ConfigError::Synonyms {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
+        Ok(TextContext { resources })
     }
 }
 

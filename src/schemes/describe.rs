@@ -1,120 +1,28 @@
-//! `lakeaug schemes`: every scheme and op, with the parameters a config gives them.
+//! `lakeaug schemes`: every scheme and op, with the parameters a config gives them. The
+//! op reference is generated from the ops' own declarations ([`op_docs`]).
 
 use std::fmt::Write;
 
-use super::{Scheme, OP_DOCS};
+use super::ops::{inline_toml, op_docs};
+use super::Scheme;
 use crate::config::Config;
 
 /// A human-readable description of every scheme with the parameters `config` gives them,
 /// and of every op a declared scheme can use.
 pub fn describe(config: &Config) -> String {
-    let mut out = describe_original(config);
-    out.push_str(
-        "\nDeclared schemes ([scheme.NAME] in the config; consistent, light, sync and mixgen are built in\n\
-and can be redeclared). Image ops run in the order listed, except that random_resized_crop crops the\n\
-decoded source image before the resize and mixgen blends last; caption ops run in order, each on the\n\
-caption the previous one produced, and word indices in aug_* columns refer to the words that op saw.\n\n",
-    );
-    for name in config.known_schemes() {
-        if ["aligned", "cross_modal", "pseudo_label"].contains(&name.as_str()) {
-            continue;
-        }
-        let Ok(scheme) = Scheme::named(config, &name) else {
-            continue;
-        };
-        let _ = writeln!(out, "{name}");
-        for op in &scheme.image_ops {
-            let _ = writeln!(out, "  image  {}", inline_toml(op));
-        }
-        for op in &scheme.text_ops {
-            let _ = writeln!(out, "  text   {}", inline_toml(op));
-        }
-        if let Some(m) = &scheme.mlm {
-            let _ = writeln!(out, "  mlm    {m:?}");
-        }
-    }
-    out.push_str("\nOps (parameter = default: meaning):\n");
-    for doc in OP_DOCS {
-        let _ = writeln!(out, "\n{} ({} op): {}", doc.name, doc.kind, doc.meaning);
-        for (param, default, meaning) in doc.params {
-            let _ = writeln!(out, "    {param} = {default}: {meaning}");
-        }
-        let _ = writeln!(out, "    records: {}", doc.columns);
-    }
-    out.push_str(
-        "\nCaption ops other than replace_word and delete_words split captions with [text] language\n\
-(auto: jieba for captions with Han characters, else whitespace) and use [text] synonyms (TSV) or\n\
-the bundled English dictionary derived from WordNet 3.0.\n\
-Print a config with every default: lakeaug schemes --config-template\n",
-    );
-    out
-}
-
-/// An op as the inline TOML table a config declares it with.
-fn inline_toml(op: &impl serde::Serialize) -> String {
-    inline(&toml::Value::try_from(op).expect("ops serialize"))
-}
-
-fn inline(value: &toml::Value) -> String {
-    match value {
-        toml::Value::Table(t) => {
-            // `op` first, as one writes it.
-            let mut parts: Vec<String> = t
-                .get("op")
-                .map(|v| format!("op = {}", inline(v)))
-                .into_iter()
-                .collect();
-            parts.extend(
-                t.iter()
-                    .filter(|(k, _)| k.as_str() != "op")
-                    .map(|(k, v)| format!("{k} = {}", inline(v))),
-            );
-            format!("{{ {} }}", parts.join(", "))
-        }
-        toml::Value::Array(a) => {
-            let items: Vec<String> = a.iter().map(inline).collect();
-            format!("[{}]", items.join(", "))
-        }
-        other => other.to_string(),
-    }
-}
-
-fn describe_original(config: &Config) -> String {
-    let a = &config.aligned;
-    let c = &config.cross_modal;
-    let p = &config.pseudo_label;
     let i = &config.image;
-    format!(
+    let mut out = format!(
         "Every scheme first decodes the image (EXIF orientation applied, RGB), refuses images over \
 {max_pixels} pixels, and resizes to {size}x{size} (resize = {resize:?}, bilinear with antialiasing as \
 torchvision Resize); output images are encoded as {format:?} (quality {quality}). Every output caption \
 is tokenized into input_ids (max_tokens = {max_tokens}).
 
-aligned        [aligned] in the config
-  image  hflip           p = hflip_prob = {hflip}                      -> aug_hflip
-         color jitter    brightness = {b}, contrast = {ct}: factors uniform in [max(0,1-x), 1+x],
-                         applied in a random order (torchvision ColorJitter)
-                                                                   -> aug_brightness, aug_contrast, aug_jitter_order
-         rotate          angle uniform in [-{deg}, {deg}] degrees, counter-clockwise, nearest, fill 0
-                         (rotate_degrees)                          -> aug_rotate_deg
-  text   replace word    with p = replace_prob = {rp}, one uniformly chosen word becomes
-                         replace_token = {token:?}                  -> aug_words_replaced
-
-cross_modal    [cross_modal]
-  image  erase patch     square of side floor(patch_fraction * min(h, w)), patch_fraction = {pf},
-                         set to 0 at a uniform position inside the image
-                                                                   -> aug_erase_x, aug_erase_y, aug_erase_size
-  text   delete words    if a caption has more than delete_above_words = {above} words,
-                         floor(n / delete_divisor) (= {div}) distinct words are deleted -> aug_words_deleted
-
-pseudo_label   [pseudo_label]
-  image  (resize only)
-  text   (unchanged); BERT masked-LM pseudo labels over the caption's tokens: each non-special
-         position is selected with p = select_prob = {sp}; a selected token becomes [MASK] with
-         p = mask_prob = {mp}, a random token with p = random_prob = {rnd}, else stays
-                                                                   -> mlm_input_ids, mlm_labels (-100 = not selected)
-
-Words are whitespace-separated (Python str.split()); word indices refer to the source caption.
+Schemes. aligned, cross_modal and pseudo_label (the original comparison) are configured by their own
+sections ([aligned], [cross_modal], [pseudo_label]), shown with the ops they stand for; they can also be
+redeclared as [scheme.NAME]. consistent, light, sync and mixgen are built in as [scheme.NAME] and can be
+redeclared. Image ops run in the order listed, except that random_resized_crop crops the decoded source
+image before the resize and mixgen blends last; caption ops run in order, each on the caption the
+previous one produced, and word indices in aug_* columns refer to the words that op saw.
 ",
         max_pixels = i.max_pixels,
         size = i.size,
@@ -122,17 +30,98 @@ Words are whitespace-separated (Python str.split()); word indices refer to the s
         format = i.format,
         quality = i.quality,
         max_tokens = config.tokens.max_tokens,
-        hflip = a.hflip_prob,
-        b = a.brightness,
-        ct = a.contrast,
-        deg = a.rotate_degrees,
-        rp = a.replace_prob,
-        token = a.replace_token,
-        pf = c.patch_fraction,
-        above = c.delete_above_words,
-        div = c.delete_divisor,
-        sp = p.select_prob,
-        mp = p.mask_prob,
-        rnd = p.random_prob,
-    )
+    );
+    for name in config.known_schemes() {
+        let Ok(scheme) = Scheme::named(config, &name) else {
+            continue;
+        };
+        let _ = write!(out, "\n{name}");
+        match config.section_of(&name) {
+            Some(section) => {
+                let _ = writeln!(out, "   [{name}] {}", inline_toml(&section));
+            }
+            None => out.push('\n'),
+        }
+        if scheme.image_ops.is_empty() && scheme.text_ops.is_empty() {
+            let _ = writeln!(out, "  image  (resize only)\n  text   (unchanged)");
+        }
+        for op in &scheme.image_ops {
+            let _ = writeln!(out, "  image  {}", inline_toml(op));
+        }
+        for op in &scheme.text_ops {
+            let _ = writeln!(out, "  text   {}", inline_toml(op));
+        }
+        if let Some(mlm) = config.scheme_spec(&name).and_then(|s| s.mlm) {
+            let _ = writeln!(out, "  mlm    {}", inline_toml(&mlm));
+        }
+    }
+    out.push_str(
+        "\nmlm: BERT masked-LM pseudo labels over the caption's tokens: each non-special position is\n\
+selected with p = select_prob; a selected token becomes [MASK] with p = mask_prob, a random token\n\
+with p = random_prob, else stays -> mlm_input_ids, mlm_labels (-100 = not selected).\n",
+    );
+    out.push_str("\nOps (parameter = default: meaning):\n");
+    for doc in op_docs() {
+        let help = &doc.help;
+        let _ = writeln!(out, "\n{} ({} op): {}", doc.name, doc.kind, help.meaning);
+        for param in &help.params {
+            let default = param.default.as_deref().unwrap_or("(required)");
+            let _ = writeln!(out, "    {} = {default}: {}", param.name, param.meaning);
+        }
+        let _ = writeln!(out, "    records: {}", records(help.columns));
+    }
+    out.push_str(
+        "\nreplace_word and delete_words split captions into Python str.split() words; the other caption\n\
+ops split them with [text] language (auto: jieba for captions with Han characters, else whitespace)\n\
+and use [text] synonyms (TSV) or the bundled English dictionary derived from WordNet 3.0.\n\
+Print a config with every default: lakeaug schemes --config-template\n",
+    );
+    out
+}
+
+/// The `aug_*` columns an op records, as `lakeaug schemes` lists them.
+pub(crate) fn records(columns: &[super::ParamColumn]) -> String {
+    if columns.is_empty() {
+        return "those of the op chosen".to_string();
+    }
+    let names: Vec<String> = columns.iter().map(|c| format!("aug_{}", c.0)).collect();
+    names.join(", ")
+}
+
+/// The README's op table, one row per op, generated from the ops' declarations (a test
+/// checks that the README holds exactly this table).
+pub fn op_table_markdown() -> String {
+    let mut out = String::from(
+        "| op | kind | what it does | parameters (default) | records |\n|---|---|---|---|---|\n",
+    );
+    for doc in op_docs() {
+        let help = &doc.help;
+        let params: Vec<String> = help
+            .params
+            .iter()
+            .map(|p| match &p.default {
+                Some(d) => format!("`{} = {d}`", p.name),
+                None => format!("`{}` (required)", p.name),
+            })
+            .collect();
+        let columns: Vec<String> = help
+            .columns
+            .iter()
+            .map(|c| format!("`aug_{}`", c.0))
+            .collect();
+        let records = if columns.is_empty() {
+            "those of the op chosen".to_string()
+        } else {
+            columns.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {records} |",
+            doc.name,
+            doc.kind,
+            help.meaning.replace('|', "\\|"),
+            params.join(", "),
+        );
+    }
+    out
 }

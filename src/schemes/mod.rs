@@ -15,19 +15,39 @@
 //!
 //! Built-in schemes: the three of the original comparison (`aligned`, `cross_modal`,
 //! `pseudo_label`, unchanged) and four that keep image and caption consistent
-//! (`consistent`, `light`, `sync`, `mixgen`). Users declare more in the config.
+//! (`consistent`, `light`, `sync`, `mixgen`), all declared as op lists in [`spec`]. Users
+//! declare more in the config.
+//!
+//! Modules, leaves first (none imports `config` except this file and `describe`):
+//! `error` (typed errors), `params` (the lineage record), `context` (the run's text
+//! resources), `ops` (one file per caption op, the image ops), `spec` (declarations,
+//! including the original schemes' config sections), `caption` (a scheme's caption run),
+//! `describe` (`lakeaug schemes`).
 
-mod builtin;
+mod caption;
+mod context;
 mod describe;
+pub mod error;
 mod ops;
 mod params;
-mod text_ops;
+pub mod spec;
 
-pub use builtin::{builtin_specs, OpLocation, SchemeSpec, BUILTIN_SCHEMES};
-pub use describe::describe;
-pub use ops::{FlipCaptions, ImageOp, OpDoc, TextOp, OP_DOCS};
-pub use params::{AugParams, Crop, Erase, JitterOrder, ParamKind, PARAM_COLUMNS};
-pub use text_ops::TextContext;
+pub use context::TextContext;
+pub use describe::{describe, op_table_markdown};
+pub use error::{ConfigError, InvalidConfig, OpError, OpList, SchemeError};
+pub use ops::{
+    editable, inline_toml, op_docs, CaptionOp, FlipCaptions, ImageOp, OpDoc, OpHelp, ParamColumn,
+    ParamDoc, TextOp, WordClass, PARAM_COLUMNS,
+};
+pub use ops::{
+    DeleteWords, Hedge, OneOf, RandomDelete, RandomInsert, RandomSwap, Reorder, ReplaceWord,
+    Synonym,
+};
+pub use params::{AugParams, Crop, Erase, JitterOrder, ParamKind};
+pub use spec::{
+    builtin_specs, AlignedConfig, CrossModalConfig, OpLocation, PseudoLabelConfig, SchemeSpec,
+    BUILTIN_SCHEMES,
+};
 
 use std::borrow::Cow;
 
@@ -37,6 +57,7 @@ use rand::Rng;
 
 use crate::config::Config;
 use crate::kernels::image::{self as img, ColorOp};
+use crate::kernels::text::ParamsError;
 use crate::kernels::tokens::MlmParams;
 use crate::rng::{stream_rng, Stream};
 
@@ -75,7 +96,7 @@ pub struct Sampled {
 
 impl Scheme {
     /// The schemes a config selects, in its order.
-    pub fn from_config(config: &Config) -> anyhow::Result<Vec<Scheme>> {
+    pub fn from_config(config: &Config) -> Result<Vec<Scheme>, InvalidConfig> {
         config
             .schemes
             .iter()
@@ -83,27 +104,26 @@ impl Scheme {
             .collect()
     }
 
-    /// The scheme called `name` in `config`: one of the original three, or a declared or
-    /// built-in `[scheme.NAME]`.
-    pub fn named(config: &Config, name: &str) -> anyhow::Result<Scheme> {
-        let from_spec = |spec: &SchemeSpec| Scheme {
+    /// The scheme called `name` in `config`: declared as `[scheme.NAME]`, one of the
+    /// original three configured by its section, or built in.
+    pub fn named(config: &Config, name: &str) -> Result<Scheme, InvalidConfig> {
+        let spec = config
+            .scheme_spec(name)
+            .ok_or_else(|| InvalidConfig::UnknownScheme {
+                name: name.to_string(),
+                known: config.known_schemes().join(", "),
+            })?;
+        Ok(Scheme::from_spec(name, &spec))
+    }
+
+    /// The scheme a declaration describes.
+    pub fn from_spec(name: &str, spec: &SchemeSpec) -> Scheme {
+        Scheme {
             name: name.to_string(),
             image_ops: spec.image.clone(),
             text_ops: spec.text.clone(),
-            mlm: spec.mlm.as_ref().map(|m| m.params()),
-        };
-        Ok(match name {
-            "aligned" => builtin::aligned(&config.aligned),
-            "cross_modal" => builtin::cross_modal(&config.cross_modal),
-            "pseudo_label" => builtin::pseudo_label(&config.pseudo_label),
-            _ => match config.scheme.get(name) {
-                Some(spec) => from_spec(spec),
-                None => match builtin_specs().get(name) {
-                    Some(spec) => from_spec(spec),
-                    None => anyhow::bail!("unknown scheme `{name}`"),
-                },
-            },
-        })
+            mlm: spec.mlm.as_ref().map(PseudoLabelConfig::params),
+        }
     }
 
     /// Whether a random resized crop takes this scheme's image from the source image.
@@ -130,7 +150,7 @@ impl Scheme {
         let mut rng = stream_rng(row_seed, Stream::Text);
         let caption = row
             .caption
-            .map(|c| text_ops::run_text(self, c, row.partner, text, &mut rng, &mut p));
+            .map(|c| caption::run_text(self, c, row.partner, text, &mut rng, &mut p));
         Sampled { params: p, caption }
     }
 
@@ -141,9 +161,9 @@ impl Scheme {
         partner_caption: Option<&str>,
         p: &AugParams,
         text: &TextContext,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, ParamsError> {
         caption
-            .map(|c| text_ops::replay_text(self, c, partner_caption, p, text))
+            .map(|c| caption::replay_text(self, c, partner_caption, p, text))
             .transpose()
     }
 

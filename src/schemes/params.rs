@@ -1,8 +1,8 @@
 //! The sampled parameters of one output row; each field is one `aug_<field>` lineage column.
 //!
-//! [`AugParams`] is flat on purpose: it maps one to one onto the lineage columns (see
-//! [`PARAM_COLUMNS`]), through serde, so adding a parameter is adding a field and a row
-//! of that table.
+//! [`AugParams`] is flat on purpose: it maps one to one onto the lineage columns through
+//! serde. Each op declares its columns' names, types and meanings next to its code (see
+//! [`PARAM_COLUMNS`](super::PARAM_COLUMNS)); adding a parameter is adding a field here.
 
 use serde::{Deserialize, Serialize};
 
@@ -156,116 +156,3 @@ pub enum ParamKind {
     ListInt32,
     ListUtf8,
 }
-
-/// Every [`AugParams`] field in column order, with its type and meaning. The lineage
-/// column is `aug_<name>`; a unit test checks this table against the struct.
-pub const PARAM_COLUMNS: &[(&str, ParamKind, &str)] = &[
-    ("hflip", ParamKind::Bool, "image flipped horizontally"),
-    (
-        "hflip_skipped",
-        ParamKind::Bool,
-        "flip suppressed: caption has spatial words",
-    ),
-    (
-        "hflip_caption_swaps",
-        ParamKind::ListInt32,
-        "word indices mirrored left<->right",
-    ),
-    ("crop_x", ParamKind::Int32, "crop left edge, source pixels"),
-    ("crop_y", ParamKind::Int32, "crop top edge, source pixels"),
-    ("crop_width", ParamKind::Int32, "crop width, source pixels"),
-    (
-        "crop_height",
-        ParamKind::Int32,
-        "crop height, source pixels",
-    ),
-    ("brightness", ParamKind::Float32, "brightness factor"),
-    ("contrast", ParamKind::Float32, "contrast factor"),
-    ("saturation", ParamKind::Float32, "saturation factor"),
-    ("hue", ParamKind::Float32, "hue shift, fraction of a turn"),
-    (
-        "hue_skipped",
-        ParamKind::Bool,
-        "hue left alone: caption names a colour",
-    ),
-    (
-        "jitter_order",
-        ParamKind::Utf8,
-        "order of the colour adjustments",
-    ),
-    (
-        "rotate_deg",
-        ParamKind::Float32,
-        "rotation, degrees counter-clockwise",
-    ),
-    (
-        "blur_sigma",
-        ParamKind::Float32,
-        "Gaussian blur sigma, pixels",
-    ),
-    (
-        "blur_kernel",
-        ParamKind::Int32,
-        "Gaussian blur kernel size, pixels",
-    ),
-    ("erase_x", ParamKind::Int32, "erased square left edge"),
-    ("erase_y", ParamKind::Int32, "erased square top edge"),
-    ("erase_size", ParamKind::Int32, "erased square side"),
-    (
-        "mix_partner_row",
-        ParamKind::Int64,
-        "MixGen: source row blended in",
-    ),
-    (
-        "mix_lambda",
-        ParamKind::Float32,
-        "MixGen: weight of this row's image",
-    ),
-    (
-        "segmentation",
-        ParamKind::Utf8,
-        "how the caption was split into words",
-    ),
-    (
-        "words_replaced",
-        ParamKind::ListInt32,
-        "word indices replaced by the token",
-    ),
-    (
-        "words_deleted",
-        ParamKind::ListInt32,
-        "word indices deleted",
-    ),
-    (
-        "synonym_words",
-        ParamKind::ListInt32,
-        "word indices replaced by synonyms",
-    ),
-    (
-        "synonym_replacements",
-        ParamKind::ListUtf8,
-        "the synonyms, in the same order",
-    ),
-    (
-        "swap_pairs",
-        ParamKind::ListInt32,
-        "word index pairs swapped",
-    ),
-    (
-        "insert_positions",
-        ParamKind::ListInt32,
-        "positions of inserted words",
-    ),
-    ("insert_words", ParamKind::ListUtf8, "inserted words"),
-    (
-        "random_deleted",
-        ParamKind::ListInt32,
-        "word indices deleted (EDA)",
-    ),
-    (
-        "reorder_spans",
-        ParamKind::ListInt32,
-        "[start, split, end]: words start..split and split..end swapped",
-    ),
-    ("hedge", ParamKind::Utf8, "hedge phrase template inserted"),
-];

@@ -3,7 +3,7 @@
 //!
 //! | function | returns | meaning |
 //! |---|---|---|
-//! | `image_info(bytes)` | `struct<format: utf8, width: int32, height: int32>` | header-only probe of an encoded image; null when the value is null or not a readable image |
+//! | `image_info(bytes)` | `struct<format: utf8, width: int32, height: int32>` | header-only probe of an encoded image, by the decoder's own sniffer (JPEG, PNG, WebP, GIF, BMP, TIFF); null when the value is null or not one of those |
 //! | `word_count(text)` | `int64` | number of whitespace-separated words (Python `str.split()`) |
 //! | `word_edit_distance(a, b)` | `int64` | Levenshtein distance counted in words (insert, delete, substitute a word) |
 //! | `token_count(ids [, pad_id])` | `int64` | number of non-null ids not equal to `pad_id` (default 0, BERT's `[PAD]`) |
@@ -12,7 +12,6 @@
 //! Hugging Face image struct `struct<bytes, path>` (it reads `bytes`). `token_count`
 //! exists because `cardinality(input_ids)` also counts padding.
 
-use std::io::Cursor;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -28,6 +27,9 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
+use crate::kernels::image::image_format_and_size;
+use crate::kernels::text::{word_count, word_edit_distance};
+
 /// Registers `image_info`, `word_count`, `word_edit_distance` and `token_count` in `ctx`.
 pub fn register_udfs(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(ImageInfo::new()));
@@ -39,7 +41,7 @@ pub fn register_udfs(ctx: &SessionContext) {
 /// Format and dimensions of an encoded image, read from its header only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageHeader {
-    /// Lower-case format name: `jpeg`, `png`, `webp`, `gif`, `bmp`, `tiff`, ...
+    /// Lower-case format name: `jpeg`, `png`, `webp`, `gif`, `bmp` or `tiff`.
     pub format: String,
     /// Width in pixels.
     pub width: u32,
@@ -47,54 +49,16 @@ pub struct ImageHeader {
     pub height: u32,
 }
 
-/// Probes `bytes` for an image header; `None` when the format is unknown or the header
-/// cannot be read. Never decodes pixels.
+/// Probes `bytes` for an image header with the decoder's own sniffer
+/// ([`image_format_and_size`]); `None` when the format is not one lakeaug decodes (JPEG,
+/// PNG, WebP, GIF, BMP, TIFF) or the header cannot be read. Never decodes pixels.
 pub fn probe_image(bytes: &[u8]) -> Option<ImageHeader> {
-    let reader = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .ok()?;
-    let format = reader.format()?;
-    let (width, height) = reader.into_dimensions().ok()?;
+    let (format, width, height) = image_format_and_size(bytes)?;
     Some(ImageHeader {
-        format: format_name(format),
+        format: format.to_string(),
         width,
         height,
     })
-}
-
-fn format_name(format: image::ImageFormat) -> String {
-    use image::ImageFormat as F;
-    match format {
-        F::Jpeg => "jpeg".into(),
-        F::Png => "png".into(),
-        F::WebP => "webp".into(),
-        F::Gif => "gif".into(),
-        F::Bmp => "bmp".into(),
-        F::Tiff => "tiff".into(),
-        other => format!("{other:?}").to_lowercase(),
-    }
-}
-
-/// Splits like Python's `str.split()` with no argument: runs of whitespace separate
-/// words, leading/trailing whitespace yields no empty words.
-pub fn split_words(text: &str) -> Vec<&str> {
-    text.split_whitespace().collect()
-}
-
-/// Word-level Levenshtein distance between two word sequences (unit costs).
-pub fn word_levenshtein(a: &[&str], b: &[&str]) -> usize {
-    // Single-row DP: prev[j] = distance(a[..i], b[..j]).
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0usize; b.len() + 1];
-    for (i, wa) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, wb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(wa != wb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
 }
 
 fn is_string(t: &DataType) -> bool {
@@ -296,7 +260,7 @@ impl ScalarUDFImpl for WordCount {
         let out: Int64Array = text
             .as_string_view()
             .iter()
-            .map(|t| t.map(|t| t.split_whitespace().count() as i64))
+            .map(|t| t.map(|t| word_count(t) as i64))
             .collect();
         Ok(ColumnarValue::Array(Arc::new(out)))
     }
@@ -356,9 +320,7 @@ impl ScalarUDFImpl for WordEditDistance {
             .iter()
             .zip(b.as_string_view().iter())
             .map(|(a, b)| match (a, b) {
-                (Some(a), Some(b)) => {
-                    Some(word_levenshtein(&split_words(a), &split_words(b)) as i64)
-                }
+                (Some(a), Some(b)) => Some(word_edit_distance(a, b) as i64),
                 _ => None,
             })
             .collect();
@@ -470,27 +432,58 @@ impl ScalarUDFImpl for TokenCount {
 mod tests {
     use super::*;
 
-    #[test]
-    fn levenshtein_counts_words() {
-        let a = split_words("a red car on the road");
-        let b = split_words("a crimson car the road");
-        // substitute red->crimson, delete "on"
-        assert_eq!(word_levenshtein(&a, &b), 2);
-        assert_eq!(word_levenshtein(&[], &b), 5);
-        assert_eq!(word_levenshtein(&a, &[]), 6);
-        assert_eq!(word_levenshtein(&a, &a), 0);
+    /// Runs one SQL statement in a session with the UDFs, returning its single row as text.
+    fn one_row(sql: &str) -> Vec<String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let ctx = SessionContext::new();
+            register_udfs(&ctx);
+            let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            let batch = &batches[0];
+            (0..batch.num_columns())
+                .map(|c| arrow::util::display::array_value_to_string(batch.column(c), 0).unwrap())
+                .collect()
+        })
     }
 
     #[test]
-    fn split_matches_python_split() {
-        // Python: "  a\tb\n c  ".split() == ['a', 'b', 'c']
-        assert_eq!(split_words("  a\tb\n c  "), vec!["a", "b", "c"]);
-        assert!(split_words("   ").is_empty());
+    fn word_udfs_split_as_the_kernels_and_python() {
+        // Python: len("a\x1cb\x1dc\x1ed\x1fe f".split()) == 6, and U+001C..U+001F are
+        // where Rust's `split_whitespace` differs from `str.split()`.
+        let sep = "'a' || chr(28) || 'b' || chr(29) || 'c' || chr(30) || 'd' || chr(31) || 'e f'";
+        let row = one_row(&format!(
+            "SELECT word_count({sep}), word_edit_distance({sep}, 'a b c d e f'), \
+             word_count('  a b\tc '), word_edit_distance('a red car on the road', 'a crimson car the road')"
+        ));
+        assert_eq!(row, ["6", "0", "3", "2"]);
+        assert_eq!(word_count("a\u{1c}b\u{1f}c"), 3);
     }
 
     #[test]
     fn probe_rejects_garbage() {
         assert_eq!(probe_image(b"not an image"), None);
         assert_eq!(probe_image(&[]), None);
+    }
+
+    #[test]
+    fn image_info_reads_the_decoders_header() {
+        // A 3x2 PNG: the UDF and the decoder's sniffer read the same header.
+        let mut png = Vec::new();
+        image::RgbImage::new(3, 2)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        assert_eq!(
+            probe_image(&png),
+            Some(ImageHeader {
+                format: "png".into(),
+                width: 3,
+                height: 2
+            })
+        );
+        let row =
+            one_row("SELECT image_info(X'89504E470D0A1A0A0000000D49484452000000070000000500')");
+        assert_eq!(row, ["{format: png, width: 7, height: 5}"]);
     }
 }
