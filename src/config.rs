@@ -11,6 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::kernels::image::{OutputFormat, ResizeMode};
 use crate::schemes::{builtin_specs, OpLocation, SchemeSpec, BUILTIN_SCHEMES};
 
+/// Most output rows per input row and scheme (`copies`): more is refused as a mistake.
+pub const MAX_COPIES: u32 = 1024;
+/// Largest output image side (`image.size`): an 8192x8192 RGB image is 200 MB per copy
+/// in flight.
+pub const MAX_IMAGE_SIZE: u32 = 8192;
+
 /// The resolved configuration of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -140,6 +146,11 @@ pub struct ImageConfig {
     pub quality: u8,
     /// Images with more pixels than this are rejected before decoding (decompression bombs).
     pub max_pixels: u64,
+    /// Keep truncated or corrupt JPEGs (marked in `source_decode_warning`) instead of
+    /// rejecting them (`--accept-truncated-images`). Left out of the serialized config
+    /// while false, so config hashes of existing outputs do not change.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub accept_truncated: bool,
 }
 
 impl Default for ImageConfig {
@@ -150,6 +161,7 @@ impl Default for ImageConfig {
             format: FormatSetting::Jpeg,
             quality: 95,
             max_pixels: 64_000_000,
+            accept_truncated: false,
         }
     }
 }
@@ -349,12 +361,15 @@ impl Config {
                 return Err(format!("scheme `{s}` is listed twice"));
             }
         }
-        if self.copies == 0 {
-            return Err("`copies` must be at least 1".into());
-        }
-        if self.image.size == 0 || self.image.size > 16384 {
+        if self.copies == 0 || self.copies > MAX_COPIES {
             return Err(format!(
-                "image.size = {} is out of range (1..=16384)",
+                "`copies` = {} is out of range (1..={MAX_COPIES})",
+                self.copies
+            ));
+        }
+        if self.image.size == 0 || self.image.size > MAX_IMAGE_SIZE {
+            return Err(format!(
+                "image.size = {} is out of range (1..={MAX_IMAGE_SIZE})",
                 self.image.size
             ));
         }
