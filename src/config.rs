@@ -16,6 +16,12 @@ use crate::schemes::TextContext;
 
 pub use crate::schemes::spec::{AlignedConfig, CrossModalConfig, PseudoLabelConfig};
 
+/// Most output rows per input row and scheme (`copies`): more is refused as a mistake.
+pub const MAX_COPIES: u32 = 1024;
+/// Largest output image side (`image.size`): an 8192x8192 RGB image is 200 MB per copy
+/// in flight.
+pub const MAX_IMAGE_SIZE: u32 = 8192;
+
 /// The resolved configuration of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -145,6 +151,11 @@ pub struct ImageConfig {
     pub quality: u8,
     /// Images with more pixels than this are rejected before decoding (decompression bombs).
     pub max_pixels: u64,
+    /// Keep truncated or corrupt JPEGs (marked in `source_decode_warning`) instead of
+    /// rejecting them (`--accept-truncated-images`). Left out of the serialized config
+    /// while false, so config hashes of existing outputs do not change.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub accept_truncated: bool,
 }
 
 impl Default for ImageConfig {
@@ -155,6 +166,7 @@ impl Default for ImageConfig {
             format: FormatSetting::Jpeg,
             quality: 95,
             max_pixels: 64_000_000,
+            accept_truncated: false,
         }
     }
 }
@@ -264,11 +276,17 @@ impl Config {
                 return Err(InvalidConfig::SchemeListedTwice(s.clone()));
             }
         }
-        if self.copies == 0 {
-            return Err(InvalidConfig::NoCopies);
+        if self.copies == 0 || self.copies > MAX_COPIES {
+            return Err(InvalidConfig::Copies {
+                value: self.copies,
+                max: MAX_COPIES,
+            });
         }
-        if self.image.size == 0 || self.image.size > 16384 {
-            return Err(InvalidConfig::ImageSize(self.image.size));
+        if self.image.size == 0 || self.image.size > MAX_IMAGE_SIZE {
+            return Err(InvalidConfig::ImageSize {
+                value: self.image.size,
+                max: MAX_IMAGE_SIZE,
+            });
         }
         if !(1..=100).contains(&self.image.quality) {
             return Err(InvalidConfig::ImageQuality(self.image.quality));

@@ -1,7 +1,7 @@
 //! Lineage columns: where each output row came from and exactly what was done to it.
 //!
 //! Layout (after the input's own columns and the token columns):
-//! `source_file, source_row, source_digest, source_decode_scale, aug_copy, aug_seed`, one nullable column per
+//! `source_file, source_row, source_digest, source_decode_scale, source_decode_warning, aug_copy, aug_seed`, one nullable column per
 //! sampled parameter (`aug_<param>`, see [`PARAM_COLUMNS`]; null where the scheme did not
 //! sample it), and `run_id, lakeaug_version, created_at`. Every run writes every
 //! parameter column, whatever its schemes, so all outputs of lakeaug share one schema.
@@ -24,6 +24,9 @@ pub struct RowLineage {
     pub source_digest: String,
     /// The source image was decoded at 1/`decode_scale` of its stored size (1, 2, 4, 8).
     pub decode_scale: u8,
+    /// Why the source image is damaged, when `--accept-truncated-images` kept it anyway
+    /// (null for every image that decoded cleanly).
+    pub decode_warning: Option<String>,
     pub copy: i32,
     pub seed: u64,
     pub params: AugParams,
@@ -65,6 +68,7 @@ pub fn lineage_fields() -> Vec<Field> {
         Field::new("source_row", DataType::Int64, false),
         Field::new("source_digest", DataType::Utf8, false),
         Field::new("source_decode_scale", DataType::Int32, false),
+        Field::new("source_decode_warning", DataType::Utf8, true),
         Field::new("aug_copy", DataType::Int32, false),
         Field::new("aug_seed", DataType::UInt64, false),
     ];
@@ -117,6 +121,9 @@ pub fn lineage_columns(
         )),
         Arc::new(Int32Array::from_iter_values(
             rows.iter().map(|r| r.decode_scale as i32),
+        )),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.decode_warning.as_deref()),
         )),
         Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.copy))),
         Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.seed))),
@@ -221,6 +228,7 @@ mod tests {
             source_row: 0,
             source_digest: "d".into(),
             decode_scale: 1,
+            decode_warning: None,
             copy: 0,
             seed: 0,
             params: full.clone(),
@@ -262,6 +270,7 @@ mod tests {
                 source_row: 7,
                 source_digest: "ab".into(),
                 decode_scale: 2,
+                decode_warning: None,
                 copy: 0,
                 seed: 1,
                 params: a.clone(),
@@ -270,6 +279,7 @@ mod tests {
                 source_row: 8,
                 source_digest: "cd".into(),
                 decode_scale: 1,
+                decode_warning: None,
                 copy: 1,
                 seed: 2,
                 params: b.clone(),

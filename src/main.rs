@@ -4,8 +4,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use lakeaug::config::{Config, FormatSetting, ResizeSetting};
+use lakeaug::config::{Config, FormatSetting, ResizeSetting, MAX_COPIES, MAX_IMAGE_SIZE};
 use lakeaug::pipeline::{run, BadFilePolicy, RunOptions, RunStatus, RunSummary};
 
 /// Exit codes of `lakeaug run`, for schedulers (documented in the README and `run --help`).
@@ -14,6 +15,9 @@ mod exit {
     pub const SUCCESS: u8 = 0;
     /// The run failed; files committed before the failure stay, a rerun goes on.
     pub const FAILURE: u8 = 1;
+    /// A bad command line: an unknown flag, a value out of range, an unknown scheme, an
+    /// invalid --config value (clap exits with 2 itself for what it checks).
+    pub const USAGE: u8 = 2;
     /// Every input is already in the output, unchanged (also `--dry-run` with no work).
     pub const NOTHING_TO_DO: u8 = 3;
     /// Another live run holds the output's lock.
@@ -92,7 +96,8 @@ struct RunArgs {
     verify_footers: bool,
     /// Commit progress inside a large input file every this many rows (rounded up to even),
     /// so a killed run loses at most one chunk. Part files are cut at chunk boundaries.
-    #[arg(long, value_name = "ROWS", default_value_t = lakeaug::pipeline::DEFAULT_CHUNK_ROWS)]
+    #[arg(long, value_name = "ROWS", default_value_t = lakeaug::pipeline::DEFAULT_CHUNK_ROWS,
+          value_parser = clap::value_parser!(u64).range(2..=MAX_ROWS))]
     chunk_rows: u64,
     /// Write a JSON summary (status, counts, rejects, durations, throughput, run id) here.
     #[arg(long, value_name = "FILE")]
@@ -104,16 +109,18 @@ struct RunArgs {
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     schemes: Option<Vec<String>>,
     /// Output rows per input row and scheme, each with its own random draw [default: 1].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N",
+          value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(MAX_COPIES)))]
     copies: Option<u32>,
     /// Run seed: same inputs, config and seed give the same output values [default: 0].
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
     /// Worker threads [default: one per core]. Does not change output values.
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024))]
     threads: Option<usize>,
     /// Rows per batch. Does not change output values; memory grows with it.
-    #[arg(long, default_value_t = 128, value_name = "ROWS")]
+    #[arg(long, default_value_t = 128, value_name = "ROWS",
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_BATCH_ROWS))]
     batch_size: usize,
     /// Name of the image column (binary, large_binary, binary_view or struct<bytes, path>).
     #[arg(long, value_name = "NAME")]
@@ -125,7 +132,8 @@ struct RunArgs {
     #[arg(long, value_name = "NAME")]
     id_col: Option<String>,
     /// Output image side in pixels [default: 224].
-    #[arg(long, value_name = "PIXELS")]
+    #[arg(long, value_name = "PIXELS",
+          value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(MAX_IMAGE_SIZE)))]
     size: Option<u32>,
     /// How to reach size x size [default: stretch].
     #[arg(long, value_enum)]
@@ -134,16 +142,21 @@ struct RunArgs {
     #[arg(long, value_enum)]
     format: Option<FormatSetting>,
     /// JPEG quality, 1-100 [default: 95].
-    #[arg(long, value_name = "Q")]
+    #[arg(long, value_name = "Q", value_parser = clap::value_parser!(u8).range(1..=100))]
     quality: Option<u8>,
     /// Reject images with more pixels than this, before decoding [default: 64000000].
-    #[arg(long, value_name = "PIXELS")]
+    #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u64).range(1..=MAX_PIXELS))]
     max_pixels: Option<u64>,
+    /// Keep truncated or corrupt JPEGs (decoded as far as the data goes, the rest filled,
+    /// like Pillow's LOAD_TRUNCATED_IMAGES) instead of rejecting them; each such row says
+    /// why in its `source_decode_warning` column. Other formats are still rejected.
+    #[arg(long)]
+    accept_truncated_images: bool,
     /// A Hugging Face tokenizer.json [default: bundled BERT uncased].
     #[arg(long, value_name = "FILE")]
     tokenizer: Option<PathBuf>,
     /// Truncate token ids at this length, [CLS] and [SEP] included [default: 512].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(2..=1_000_000))]
     max_tokens: Option<usize>,
     /// What to do with an input file that is not readable Parquet or lacks the columns.
     #[arg(long, value_enum, default_value_t = OnBadFile::Fail)]
@@ -152,6 +165,20 @@ struct RunArgs {
     #[arg(long, short)]
     quiet: bool,
 }
+
+/// Largest `--batch-size`: a batch of 128 rows is the default; a million rows of images is
+/// already tens of GB in flight.
+const MAX_BATCH_ROWS: u64 = 1_000_000;
+/// Largest `--chunk-rows`.
+const MAX_ROWS: u64 = 1_000_000_000_000;
+/// Largest `--max-pixels` (a 100k x 100k image); the decoders' own limits are far below.
+const MAX_PIXELS: u64 = 10_000_000_000;
+
+/// Option values the library refused (out of range, unknown scheme, ...): a bad command
+/// line, exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct InvalidOptions(String);
 
 #[derive(Args, Debug)]
 struct SchemesArgs {
@@ -167,7 +194,8 @@ struct SchemesArgs {
 impl RunArgs {
     fn config(&self) -> anyhow::Result<Config> {
         let mut c = match &self.config {
-            Some(path) => Config::from_file(path)?,
+            // A --config file that cannot be used is part of a bad command line.
+            Some(path) => Config::from_file(path).map_err(|e| InvalidOptions(format!("{e:#}")))?,
             None => Config::default(),
         };
         if let Some(v) = &self.schemes {
@@ -207,6 +235,9 @@ impl RunArgs {
         if let Some(v) = self.max_pixels {
             c.image.max_pixels = v;
         }
+        if self.accept_truncated_images {
+            c.image.accept_truncated = true;
+        }
         if let Some(v) = &self.tokenizer {
             c.tokens.tokenizer = Some(v.clone());
         }
@@ -214,7 +245,7 @@ impl RunArgs {
             c.tokens.max_tokens = v;
         }
         c.validate()
-            .map_err(|e| anyhow::anyhow!("invalid options: {e}"))?;
+            .map_err(|e| InvalidOptions(format!("invalid options: {e}")))?;
         Ok(c)
     }
 }
@@ -235,13 +266,38 @@ fn run_command(args: &RunArgs) -> anyhow::Result<RunSummary> {
     run(&opts)
 }
 
+/// The `--input` folders that hold `--output` (local paths only). Discovery skips
+/// lakeaug output folders, so the run does not read its own parts back; this says so.
+fn inputs_holding_output(args: &RunArgs) -> Vec<String> {
+    let Ok(output) = std::path::absolute(&args.output) else {
+        return Vec::new();
+    };
+    args.input
+        .iter()
+        .filter(|i| !i.contains("://") && std::path::Path::new(i).is_dir())
+        .filter(|i| {
+            std::path::absolute(i).is_ok_and(|input| output.starts_with(&input) && output != input)
+        })
+        .cloned()
+        .collect()
+}
+
 /// Run `lakeaug run`, print its summary, write `--summary-json`; the exit code.
 fn run_main(args: &RunArgs) -> u8 {
+    if !args.quiet {
+        for input in inputs_holding_output(args) {
+            eprintln!(
+                "note: the output {} is inside the input folder {input}; lakeaug output folders (holding _lakeaug/) are never read as input",
+                args.output.display()
+            );
+        }
+    }
     let result = run_command(args);
     let code = match &result {
         Ok(s) if s.status == RunStatus::NothingToDo => exit::NOTHING_TO_DO,
         Ok(_) => exit::SUCCESS,
         Err(e) if e.downcast_ref::<lakeaug::state::lock::Locked>().is_some() => exit::LOCKED,
+        Err(e) if e.downcast_ref::<InvalidOptions>().is_some() => exit::USAGE,
         Err(_) => exit::FAILURE,
     };
     match &result {

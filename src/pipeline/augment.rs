@@ -122,6 +122,9 @@ struct PreparedRow {
     /// The source was decoded at 1/`decode_scale` of its stored size (1 = full; see
     /// `img::decode_rgb8_reduced`); recorded in lineage as `source_decode_scale`.
     decode_scale: u8,
+    /// Set when `--accept-truncated-images` kept a damaged source (lineage
+    /// `source_decode_warning`).
+    decode_warning: Option<String>,
     /// One entry per (scheme, copy), scheme-major.
     variants: Vec<SampledVariant>,
     /// Each variant's random resized crop of the source image, already at the output
@@ -174,9 +177,15 @@ impl Augmenter {
         // A JPEG at least twice the output size is decoded reduced in the DCT domain, which
         // skips the inverse DCT and colour work of the dropped pixels (a quarter of a row's
         // time; Huffman decoding is not reduced).
-        let decoded =
-            img::decode_rgb8_reduced(bytes, self.config.image.max_pixels, self.decode_min_size)
-                .map_err(|e| e.to_string())?;
+        let decoded = img::decode_source(
+            bytes,
+            &img::DecodeOptions {
+                max_pixels: self.config.image.max_pixels,
+                min_size: self.decode_min_size,
+                accept_truncated: self.config.image.accept_truncated,
+            },
+        )
+        .map_err(|e| e.to_string())?;
         let source = decoded.image;
         let input = RowInput {
             source_width: source.width(),
@@ -209,6 +218,7 @@ impl Augmenter {
             image: img::resize(&source, size, size, self.resize),
             digest,
             decode_scale: decoded.scale_denom,
+            decode_warning: decoded.warning,
             variants,
             crops,
         })
@@ -302,6 +312,7 @@ impl Augmenter {
                         Ok(RowOutcome {
                             digest: row.digest,
                             decode_scale: row.decode_scale,
+                            decode_warning: row.decode_warning,
                             variants: row.variants,
                             encoded,
                         })
@@ -348,6 +359,7 @@ impl Augmenter {
                                 source_row: (first_row + row as u64) as i64,
                                 source_digest: outcome.digest.clone(),
                                 decode_scale: outcome.decode_scale,
+                                decode_warning: outcome.decode_warning.clone(),
                                 copy: copy as i32,
                                 seed: variant.seed,
                                 params: variant.sampled.params.clone(),
@@ -477,6 +489,7 @@ impl Augmenter {
 struct RowOutcome {
     digest: String,
     decode_scale: u8,
+    decode_warning: Option<String>,
     /// One entry per (scheme, copy), scheme-major, from [`PreparedRow::variants`].
     variants: Vec<SampledVariant>,
     /// The encoded image of each variant, or the stage and reason it failed.

@@ -37,6 +37,47 @@ fn is_hidden(name: &str) -> bool {
     name.starts_with('.') || name.starts_with('_')
 }
 
+/// The folder a lakeaug run writes its state into: a folder holding it is a lakeaug output.
+const OUTPUT_MARKER: &str = "_lakeaug";
+
+/// Whether `dir` is a lakeaug output folder (it holds `_lakeaug/`). Discovery never reads
+/// one as input, so an output inside an input folder (`--input lake/ --output
+/// lake/augmented/`) is not read back by the next run.
+pub fn is_lakeaug_output(dir: &Path) -> bool {
+    dir.join(OUTPUT_MARKER).is_dir()
+}
+
+/// Whether some folder between `root` (excluded) and `file` (excluded) is a lakeaug output.
+fn under_lakeaug_output(root: &Path, file: &Path) -> bool {
+    file.ancestors()
+        .skip(1)
+        .take_while(|a| *a != root && a.starts_with(root))
+        .any(is_lakeaug_output)
+}
+
+/// For object-store keys below a root: whether a folder of `rel` (`a/b/c.parquet`) holds a
+/// `_lakeaug/` object, given the set of such folders.
+fn under_remote_output(rel: &str, outputs: &std::collections::BTreeSet<String>) -> bool {
+    let mut folder = String::new();
+    for comp in rel
+        .split('/')
+        .collect::<Vec<_>>()
+        .iter()
+        .rev()
+        .skip(1)
+        .rev()
+    {
+        if !folder.is_empty() {
+            folder.push('/');
+        }
+        folder.push_str(comp);
+        if outputs.contains(&folder) {
+            return true;
+        }
+    }
+    false
+}
+
 fn is_parquet_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.ends_with(".parquet") || lower.ends_with(".parq") || lower.ends_with(".pq")
@@ -101,7 +142,9 @@ fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         let ft = std::fs::metadata(entry.path())
             .with_context(|| format!("cannot read {}", entry.path().display()))?;
         if ft.is_dir() {
-            walk(dir, &child, out)?;
+            if !is_lakeaug_output(&entry.path()) {
+                walk(dir, &child, out)?;
+            }
         } else if is_parquet_name(&name) {
             out.push(child);
         }
@@ -138,7 +181,7 @@ pub fn discover_inputs(paths: &[String]) -> anyhow::Result<Vec<InputFile>> {
                 glob::glob(arg).with_context(|| format!("invalid glob pattern {arg:?}"))?;
             for m in matches {
                 let path = m.with_context(|| format!("cannot read a match of {arg:?}"))?;
-                if !path.is_file() {
+                if !path.is_file() || under_lakeaug_output(Path::new(&root), &path) {
                     continue;
                 }
                 let rel = path.strip_prefix(&root).unwrap_or(&path);
@@ -205,14 +248,28 @@ fn discover_remote(arg: &str) -> anyhow::Result<Vec<InputFile>> {
     let metas: Vec<object_store::ObjectMeta> = rt
         .block_on(s3.list(Some(&prefix)).try_collect())
         .with_context(|| format!("cannot list {arg}"))?;
+    let rel_of = |full: &str| {
+        full.strip_prefix(&root)
+            .unwrap_or(full)
+            .trim_start_matches('/')
+            .to_string()
+    };
+    // Folders holding a `_lakeaug/` object are lakeaug outputs: never read as input.
+    let outputs: std::collections::BTreeSet<String> = metas
+        .iter()
+        .filter_map(|m| {
+            let rel = format!("/{}", rel_of(m.location.as_ref()));
+            let (folder, _) = rel.split_once(&format!("/{OUTPUT_MARKER}/"))?;
+            Some(folder.trim_start_matches('/').to_string())
+        })
+        .collect();
     let mut files = Vec::new();
     for m in metas {
         let full = m.location.as_ref().to_string();
-        let rel = full
-            .strip_prefix(&root)
-            .unwrap_or(&full)
-            .trim_start_matches('/')
-            .to_string();
+        let rel = rel_of(&full);
+        if under_remote_output(&rel, &outputs) {
+            continue;
+        }
         let keep = match &pattern {
             Some(p) => p.matches(&full),
             None if rel.is_empty() => true, // the object named itself
@@ -336,5 +393,49 @@ mod tests {
         assert!(err.to_string().contains("no Parquet files"), "{err}");
         let err = discover_inputs(&[format!("{root_s}/nothing-*.parquet")]).unwrap_err();
         assert!(err.to_string().contains("no files match"), "{err}");
+    }
+
+    /// A lakeaug output inside an input folder (it holds `_lakeaug/`) is never read as
+    /// input, by a folder walk or a glob.
+    #[test]
+    fn lakeaug_outputs_inside_inputs_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for p in [
+            "a.parquet",
+            "augmented/_lakeaug/state/files.json",
+            "augmented/scheme=aligned/part-1.parquet",
+            "year=2024/b.parquet",
+        ] {
+            let full = root.join(p);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(full, b"x").unwrap();
+        }
+        let root_s = root.to_string_lossy().into_owned();
+        let keys =
+            |files: Vec<InputFile>| -> Vec<String> { files.into_iter().map(|f| f.key).collect() };
+        assert_eq!(
+            keys(discover_inputs(std::slice::from_ref(&root_s)).unwrap()),
+            ["a.parquet", "year=2024/b.parquet"]
+        );
+        assert_eq!(
+            keys(discover_inputs(&[format!("{root_s}/**/*.parquet")]).unwrap()),
+            ["a.parquet", "year=2024/b.parquet"]
+        );
+        assert!(is_lakeaug_output(&root.join("augmented")));
+        // Without the marker the same folder is an ordinary input folder.
+        std::fs::remove_dir_all(root.join("augmented/_lakeaug")).unwrap();
+        assert_eq!(
+            keys(discover_inputs(std::slice::from_ref(&root_s)).unwrap()),
+            [
+                "a.parquet",
+                "augmented/scheme=aligned/part-1.parquet",
+                "year=2024/b.parquet"
+            ]
+        );
+        let outputs = ["lake/out".to_string()].into_iter().collect();
+        assert!(under_remote_output("lake/out/scheme=a/p.parquet", &outputs));
+        assert!(!under_remote_output("lake/outx/p.parquet", &outputs));
+        assert!(!under_remote_output("lake/p.parquet", &outputs));
     }
 }

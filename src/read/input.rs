@@ -6,8 +6,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
-    RowSelector,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
 
 use super::columns::{CaptionColumn, ImageLayout};
@@ -60,6 +60,30 @@ pub enum InputError {
         first_row: u64,
         reason: String,
     },
+    /// The Parquet decoder panicked on this file's data (a corrupt page the codec crates do
+    /// not validate): the file is treated as unreadable instead of ending the run.
+    #[error("{file}: corrupt data in rows {first_row}.. (the Parquet decoder failed: {reason}); rewrite or remove the file, or use --on-bad-file skip")]
+    Corrupt {
+        file: String,
+        first_row: u64,
+        reason: String,
+    },
+    /// The pages hold another number of rows than the footer says.
+    #[error("{file}: the footer says the file ends at row {expected}, its pages end at row {found}; the file is damaged (rewrite it)")]
+    RowCountMismatch {
+        file: String,
+        expected: u64,
+        found: u64,
+    },
+}
+
+/// The text of a caught panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
 }
 
 /// An input file whose footer has been read and whose columns have been checked.
@@ -83,13 +107,21 @@ impl OpenedInput {
             file: name(),
             reason: e.to_string(),
         })?;
-        let metadata =
-            ArrowReaderMetadata::load(&handle, ArrowReaderOptions::new()).map_err(|e| {
-                InputError::NotParquet {
-                    file: name(),
-                    reason: e.to_string(),
-                }
-            })?;
+        // A hostile footer must not take the run down: a panic in the thrift decoder is a
+        // file that is not readable Parquet.
+        let loaded = std::panic::catch_unwind(|| {
+            ArrowReaderMetadata::load(&handle, ArrowReaderOptions::new())
+        })
+        .unwrap_or_else(|payload| {
+            Err(parquet::errors::ParquetError::General(format!(
+                "the footer decoder failed: {}",
+                panic_message(payload.as_ref())
+            )))
+        });
+        let metadata = loaded.map_err(|e| InputError::NotParquet {
+            file: name(),
+            reason: e.to_string(),
+        })?;
         let file_schema = metadata.schema().clone();
 
         let mut fields: Vec<Arc<Field>> = file_schema.fields().iter().cloned().collect();
@@ -239,6 +271,13 @@ impl OpenedInput {
         );
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata)
             .with_batch_size(even_batch_size(batch_size));
+        let footer_rows: u64 = self
+            .metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|rg| rg.num_rows().max(0) as u64)
+            .sum();
         if start > 0 {
             let mut groups = Vec::new();
             let mut first_row_of_kept = None;
@@ -266,15 +305,14 @@ impl OpenedInput {
             reason: e.to_string(),
         })?;
         let partitions = self.file.partition_values.clone();
-        let mut next_row = start;
-        Ok(reader.map(move |batch| {
-            let first_row = next_row;
-            let batch = batch.map_err(|e| InputError::Read {
-                file: display.clone(),
-                first_row,
-                reason: e.to_string(),
-            })?;
-            next_row += batch.num_rows() as u64;
+        let checked = CheckedBatches {
+            reader: Some(reader),
+            file: display.clone(),
+            next_row: start,
+            end_row: footer_rows.max(start),
+        };
+        Ok(checked.map(move |batch| {
+            let (first_row, batch) = batch?;
             let batch = with_partition_columns(batch, &schema, &partitions).map_err(|e| {
                 InputError::Read {
                     file: display.clone(),
@@ -287,9 +325,76 @@ impl OpenedInput {
     }
 }
 
-/// `n` rounded up to an even number, at least 2.
+/// The batches of a file's reader, each with its first row, checked against the footer:
+/// a panic inside the decoder (arrow/parquet on a corrupt page) becomes
+/// [`InputError::Corrupt`], and more or fewer rows than the footer's row counts become
+/// [`InputError::RowCountMismatch`]. Ends after the first error.
+struct CheckedBatches {
+    /// `None` once ended.
+    reader: Option<ParquetRecordBatchReader>,
+    file: String,
+    /// The file row of the next batch's first row.
+    next_row: u64,
+    /// The row the footer says the file ends at.
+    end_row: u64,
+}
+
+impl CheckedBatches {
+    fn mismatch(&self, found: u64) -> InputError {
+        InputError::RowCountMismatch {
+            file: self.file.clone(),
+            expected: self.end_row,
+            found,
+        }
+    }
+}
+
+impl Iterator for CheckedBatches {
+    type Item = Result<(u64, RecordBatch), InputError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let reader = self.reader.as_mut()?;
+        let first_row = self.next_row;
+        // The reader is dropped after a panic, never used again in whatever state it
+        // was left.
+        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next()));
+        let item = match next {
+            Err(payload) => Some(Err(InputError::Corrupt {
+                file: self.file.clone(),
+                first_row,
+                reason: panic_message(payload.as_ref()),
+            })),
+            Ok(None) if first_row != self.end_row => Some(Err(self.mismatch(first_row))),
+            Ok(None) => None,
+            Ok(Some(Err(e))) => Some(Err(InputError::Read {
+                file: self.file.clone(),
+                first_row,
+                reason: e.to_string(),
+            })),
+            Ok(Some(Ok(batch))) => {
+                self.next_row += batch.num_rows() as u64;
+                if self.next_row > self.end_row {
+                    // More rows than the footer announces: refused before any is used.
+                    let mut found = self.next_row;
+                    while let Ok(Some(Ok(b))) =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next()))
+                    {
+                        found += b.num_rows() as u64;
+                    }
+                    Some(Err(self.mismatch(found)))
+                } else {
+                    return Some(Ok((first_row, batch)));
+                }
+            }
+        };
+        self.reader = None;
+        item
+    }
+}
+
+/// `n` rounded up to an even number, at least 2 (at most `usize::MAX - 1`: never wraps).
 pub fn even_batch_size(n: usize) -> usize {
-    n.max(2).div_ceil(2) * 2
+    n.clamp(2, usize::MAX - 1).div_ceil(2) * 2
 }
 
 fn with_partition_columns(

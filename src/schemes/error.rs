@@ -150,10 +150,10 @@ pub enum InvalidConfig {
         #[source]
         source: OpError,
     },
-    #[error("`copies` must be at least 1")]
-    NoCopies,
-    #[error("image.size = {0} is out of range (1..=16384)")]
-    ImageSize(u32),
+    #[error("`copies` = {value} is out of range (1..={max})")]
+    Copies { value: u32, max: u32 },
+    #[error("image.size = {value} is out of range (1..={max})")]
+    ImageSize { value: u32, max: u32 },
     #[error("image.quality = {0} is out of range (1..=100)")]
     ImageQuality(u8),
     #[error("tokens.max_tokens must be at least 2 ([CLS] and [SEP])")]

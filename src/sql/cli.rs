@@ -24,7 +24,7 @@ pub enum OutputFormat {
     Text,
     /// CSV with a header; images as summaries, lists/structs as text.
     Csv,
-    /// Newline-delimited JSON objects; images as summaries.
+    /// One JSON array of row objects (`[]` when there are no rows); images as summaries.
     Json,
     /// Parquet (zstd) with the exact values, image bytes included; needs --out.
     Parquet,
@@ -213,28 +213,39 @@ pub fn write_results(results: &[QueryResult], args: &QueryArgs) -> Result<()> {
             let Some(r) = results.iter().rev().find(|r| !r.schema.fields().is_empty()) else {
                 bail!("no statement returned columns");
             };
+            // A result without rows is still well-formed: a CSV header, `[]`, a Parquet
+            // file with the schema (scripts parse exactly the runs where nothing failed).
+            let empty;
+            let batches: &[RecordBatch] = if r.batches.is_empty() {
+                empty = [RecordBatch::new_empty(r.schema.clone())];
+                &empty
+            } else {
+                &r.batches
+            };
             match format {
                 OutputFormat::Csv => {
                     let mut w = arrow::csv::WriterBuilder::new()
                         .with_header(true)
                         .build(&mut sink);
-                    for b in &r.batches {
+                    for b in batches {
                         w.write(&textify(b, true)?)?;
                     }
                 }
                 OutputFormat::Json => {
-                    let mut w = arrow::json::LineDelimitedWriter::new(&mut sink);
-                    for b in &r.batches {
+                    let mut w = arrow::json::ArrayWriter::new(&mut sink);
+                    for b in batches {
                         w.write(&textify(b, false)?)?;
                     }
                     w.finish()?;
+                    drop(w);
+                    writeln!(sink)?;
                 }
                 OutputFormat::Parquet => {
                     let props = WriterProperties::builder()
                         .set_compression(Compression::ZSTD(ZstdLevel::default()))
                         .build();
                     let mut w = ArrowWriter::try_new(&mut sink, r.schema.clone(), Some(props))?;
-                    for b in &r.batches {
+                    for b in batches {
                         w.write(b)?;
                     }
                     w.close()?;

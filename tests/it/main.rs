@@ -10,6 +10,8 @@ mod common;
 mod sql_fixture;
 
 mod cli;
+mod fuzz_inputs;
+mod hostile;
 mod image_parity;
 mod incremental;
 mod interop;

@@ -65,6 +65,7 @@ fn sample_data_runs_with_documented_schema_and_reconciled_counts() {
         "source_row",
         "source_digest",
         "source_decode_scale",
+        "source_decode_warning",
         "aug_copy",
         "aug_seed",
         "aug_hflip",

@@ -88,17 +88,14 @@ fn formats_stdin_and_errors() {
         lines[1]
     );
 
-    // JSON lines on stdout.
+    // One JSON array on stdout.
     let o = lakeaug(
         &["query", out_s, "--source", &source, sql, "--format", "json"],
         None,
     );
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stderr}");
-    let rows: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout).expect("a JSON array");
     assert_eq!(rows.len(), CAPTIONS.len());
     assert_eq!(rows[2]["caption"], CAPTIONS[2]);
     assert_eq!(rows[2]["source_row"], 2);

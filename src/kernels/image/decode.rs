@@ -32,6 +32,40 @@ pub fn decode_rgb8(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, ImageOpErr
     decode_rgb8_reduced(bytes, max_pixels, (0, 0)).map(|d| d.image)
 }
 
+/// Bytes a decoder may hold per pixel of the `--max-pixels` budget: the decoded image in
+/// its stored layout (e.g. 4 for 8-bit RGBA, 8 for 16-bit RGBA) must fit in
+/// `max_pixels * MAX_DECODED_BYTES_PER_PIXEL` bytes (256 MB at the default budget), checked
+/// from the header before anything is allocated. An 8-bit RGBA image at the pixel limit
+/// fits; a 16-bit RGBA one needs half as many pixels.
+pub const MAX_DECODED_BYTES_PER_PIXEL: u64 = 4;
+
+/// How [`decode_source`] decodes: the budgets and what it tolerates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Images with more pixels than this are refused from the header (`--max-pixels`);
+    /// the decoded bytes are bounded by `max_pixels * MAX_DECODED_BYTES_PER_PIXEL`.
+    pub max_pixels: u64,
+    /// Decode JPEGs directly at 1/2, 1/4 or 1/8 scale when the result still covers this
+    /// upright size (see [`decode_rgb8_reduced`]); `(0, 0)` always decodes at full size.
+    pub min_size: (u32, u32),
+    /// Keep a truncated or corrupt JPEG (the part libjpeg-turbo could decode, the rest
+    /// filled as it fills it, like Pillow's `LOAD_TRUNCATED_IMAGES`) instead of refusing
+    /// it; the result then carries the reason in [`ReducedImage::warning`]. Other formats
+    /// are refused either way (their decoders return no partial image).
+    pub accept_truncated: bool,
+}
+
+impl DecodeOptions {
+    /// Strict decoding at full size within `max_pixels`.
+    pub fn new(max_pixels: u64) -> DecodeOptions {
+        DecodeOptions {
+            max_pixels,
+            min_size: (0, 0),
+            accept_truncated: false,
+        }
+    }
+}
+
 /// An image from [`decode_rgb8_reduced`] and the scale it was decoded at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReducedImage {
@@ -40,6 +74,9 @@ pub struct ReducedImage {
     /// The image was decoded at `1 / scale_denom` of its stored size: 1 (full size), or
     /// 2, 4 or 8 for a JPEG reduced in the DCT domain (libjpeg-turbo's scaled IDCT).
     pub scale_denom: u8,
+    /// Set only when [`DecodeOptions::accept_truncated`] kept a damaged image: what was
+    /// wrong (e.g. `truncated JPEG: ...`). Recorded in lineage as `source_decode_warning`.
+    pub warning: Option<String>,
 }
 
 /// [`decode_rgb8`], except that a JPEG much larger than `min_size` (width, height,
@@ -58,24 +95,64 @@ pub fn decode_rgb8_reduced(
     max_pixels: u64,
     min_size: (u32, u32),
 ) -> Result<ReducedImage, ImageOpError> {
+    decode_source(
+        bytes,
+        &DecodeOptions {
+            min_size,
+            ..DecodeOptions::new(max_pixels)
+        },
+    )
+}
+
+/// [`decode_rgb8_reduced`] with every option: the decode of a source image in a run.
+///
+/// A truncated or corrupt image never comes out as if it were whole: a JPEG on which
+/// libjpeg-turbo reports lost data (premature end, corrupt data, a bad Huffman code,
+/// extraneous bytes where data was expected) is refused with [`ImageOpError::Damaged`]
+/// saying which, and is not handed to the lenient `image` crate decoder, which would fill
+/// the gap. With [`DecodeOptions::accept_truncated`] such a JPEG is kept as libjpeg-turbo
+/// decoded it, with the reason in [`ReducedImage::warning`].
+pub fn decode_source(bytes: &[u8], opts: &DecodeOptions) -> Result<ReducedImage, ImageOpError> {
     if bytes.is_empty() {
         return Err(ImageOpError::Empty);
     }
+    let max_pixels = opts.max_pixels;
     let sniffed = image_format_and_size(bytes);
     if let Some((_, w, h)) = sniffed {
         check_size(w, h, max_pixels)?;
     }
+    if let Some((w, h, decoded_bytes)) = png_decoded_bytes(bytes) {
+        check_bytes(w, h, decoded_bytes, max_pixels)?;
+    }
     if matches!(sniffed, Some(("jpeg", _, _))) {
-        if let Some(reduced) =
-            decode_jpeg_turbo(bytes, max_pixels, Scale::Cover(min_size.0, min_size.1))
-        {
-            return Ok(reduced);
+        match decode_jpeg_turbo(
+            bytes,
+            max_pixels,
+            Scale::Cover(opts.min_size.0, opts.min_size.1),
+        ) {
+            TurboOutcome::Decoded(reduced) => return Ok(reduced),
+            TurboOutcome::Damaged { reason, partial } => {
+                return match partial {
+                    Some(mut reduced) if opts.accept_truncated => {
+                        reduced.warning = Some(reason);
+                        Ok(reduced)
+                    }
+                    _ => Err(ImageOpError::Damaged(reason)),
+                };
+            }
+            TurboOutcome::NotTaken => {
+                // The `image` crate pads a JPEG cut short; a whole one ends with EOI.
+                if let Some(reason) = jpeg_missing_end(bytes) {
+                    return Err(ImageOpError::Damaged(reason));
+                }
+            }
         }
     }
     match catch_unwind(AssertUnwindSafe(|| decode_inner(bytes, max_pixels))) {
         Ok(r) => r.map(|image| ReducedImage {
             image,
             scale_denom: 1,
+            warning: None,
         }),
         Err(_) => Err(ImageOpError::Undecodable("the decoder panicked".into())),
     }
@@ -101,13 +178,13 @@ pub fn decode_rgb8_at_scale(
     if let Some((_, w, h)) = image_format_and_size(bytes) {
         check_size(w, h, max_pixels)?;
     }
-    decode_jpeg_turbo(bytes, max_pixels, Scale::Exact(scale_denom))
-        .map(|r| r.image)
-        .ok_or_else(|| {
-            ImageOpError::Undecodable(format!(
-                "not a JPEG libjpeg-turbo can decode at 1/{scale_denom} scale"
-            ))
-        })
+    match decode_jpeg_turbo(bytes, max_pixels, Scale::Exact(scale_denom)) {
+        TurboOutcome::Decoded(r) => Ok(r.image),
+        TurboOutcome::Damaged { reason, .. } => Err(ImageOpError::Damaged(reason)),
+        TurboOutcome::NotTaken => Err(ImageOpError::Undecodable(format!(
+            "not a JPEG libjpeg-turbo can decode at 1/{scale_denom} scale"
+        ))),
+    }
 }
 
 thread_local! {
@@ -139,56 +216,64 @@ enum Scale {
     Exact(u8),
 }
 
-/// Decodes a JPEG with libjpeg-turbo at the reduction `scale` asks for; `None` when
-/// libjpeg-turbo cannot or should not (the caller then uses the `image` crate, which also
-/// produces the error message for bad data).
-fn decode_jpeg_turbo(bytes: &[u8], max_pixels: u64, scale: Scale) -> Option<ReducedImage> {
+/// What libjpeg-turbo made of a JPEG.
+enum TurboOutcome {
+    /// Decoded without any warning.
+    Decoded(ReducedImage),
+    /// libjpeg-turbo reported lost or corrupt data: `reason` says which; `partial` is the
+    /// image as it decoded it (missing parts filled), when it got that far.
+    Damaged {
+        reason: String,
+        partial: Option<ReducedImage>,
+    },
+    /// libjpeg-turbo cannot or should not decode it (CMYK/YCCK, lossless, a header it
+    /// does not take, a fatal error unrelated to lost data): the `image` crate decodes it
+    /// instead, and produces the error message for bad data.
+    NotTaken,
+}
+
+/// Decodes a JPEG with libjpeg-turbo at the reduction `scale` asks for.
+fn decode_jpeg_turbo(bytes: &[u8], max_pixels: u64, scale: Scale) -> TurboOutcome {
     DECOMPRESSOR.with(|cell| {
-        let mut slot = cell.try_borrow_mut().ok()?;
-        if slot.is_none() {
-            *slot = Some(Decompressor::new().ok()?);
-        }
-        let dec = slot.as_mut()?;
-        let header = dec.read_header(bytes).ok()?;
-        // CMYK/YCCK need an inversion libjpeg-turbo's RGB output does not do; lossless
-        // JPEGs cannot be scaled: both go to the `image` crate.
-        if header.is_lossless || matches!(header.colorspace, Colorspace::CMYK | Colorspace::YCCK) {
-            return None;
-        }
-        let (w, h) = (
-            u32::try_from(header.width).ok()?,
-            u32::try_from(header.height).ok()?,
-        );
-        if check_size(w, h, max_pixels).is_err() {
-            return None;
-        }
-        let orientation = jpeg_exif_orientation(bytes);
-        // The target is upright: compare it with the stored size turned the same way.
-        let swaps = matches!(
-            orientation,
-            Orientation::Rotate90
-                | Orientation::Rotate270
-                | Orientation::Rotate90FlipH
-                | Orientation::Rotate270FlipH
-        );
-        let denom = match scale {
-            Scale::Cover(mw, mh) => jpeg_scale_denom(w, h, if swaps { (mh, mw) } else { (mw, mh) }),
-            Scale::Exact(d) => d,
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            return TurboOutcome::NotTaken;
         };
-        let factor = ScalingFactor::new(1, denom as usize);
-        dec.set_scaling_factor(factor).ok()?;
-        let scaled = header.scaled(factor);
-        let mut pixels = vec![0u8; scaled.width * scaled.height * 3];
+        if slot.is_none() {
+            *slot = Decompressor::new().ok();
+        }
+        let Some(dec) = slot.as_mut() else {
+            return TurboOutcome::NotTaken;
+        };
+        let Some(planned) = plan_turbo_decode(dec, bytes, max_pixels, scale) else {
+            return TurboOutcome::NotTaken;
+        };
+        let TurboPlan {
+            width,
+            height,
+            denom,
+            orientation,
+        } = planned;
+        let mut pixels = vec![0u8; width * height * 3];
         let image = turbojpeg::Image {
             pixels: pixels.as_mut_slice(),
-            width: scaled.width,
-            pitch: scaled.width * 3,
-            height: scaled.height,
+            width,
+            pitch: width * 3,
+            height,
             format: PixelFormat::RGB,
         };
-        // Any error or warning (e.g. truncated data) -> the lenient `image` crate path.
-        dec.decompress(bytes, image).ok()?;
-        let rgb = RgbImage::from_raw(scaled.width as u32, scaled.height as u32, pixels)?;
+        // libjpeg-turbo returns an error for warnings too (it has still written every
+        // row, filling what it could not decode); only a lost-data warning is ours to judge.
+        let damage = match dec.decompress(bytes, image) {
+            Ok(()) => None,
+            Err(e) => match jpeg_damage(&e.to_string(), bytes) {
+                JpegMessage::LostData(reason) => Some(reason),
+                JpegMessage::Harmless => None,
+                JpegMessage::Other => return TurboOutcome::NotTaken,
+            },
+        };
+        let Some(rgb) = RgbImage::from_raw(width as u32, height as u32, pixels) else {
+            return TurboOutcome::NotTaken;
+        };
         let image = if orientation == Orientation::NoTransforms {
             rgb
         } else {
@@ -196,11 +281,185 @@ fn decode_jpeg_turbo(bytes: &[u8], max_pixels: u64, scale: Scale) -> Option<Redu
             turned.apply_orientation(orientation);
             turned.into_rgb8()
         };
-        Some(ReducedImage {
+        let reduced = ReducedImage {
             image,
             scale_denom: denom,
-        })
+            warning: None,
+        };
+        match damage {
+            None => TurboOutcome::Decoded(reduced),
+            Some(reason) => TurboOutcome::Damaged {
+                reason,
+                partial: Some(reduced),
+            },
+        }
     })
+}
+
+/// The output size, reduction and orientation of a JPEG libjpeg-turbo will decode.
+struct TurboPlan {
+    width: usize,
+    height: usize,
+    denom: u8,
+    orientation: Orientation,
+}
+
+/// Reads the header and sets the scaling factor; `None` when libjpeg-turbo should not
+/// decode this JPEG.
+fn plan_turbo_decode(
+    dec: &mut Decompressor,
+    bytes: &[u8],
+    max_pixels: u64,
+    scale: Scale,
+) -> Option<TurboPlan> {
+    let header = dec.read_header(bytes).ok()?;
+    // CMYK/YCCK need an inversion libjpeg-turbo's RGB output does not do; lossless
+    // JPEGs cannot be scaled: both go to the `image` crate.
+    if header.is_lossless || matches!(header.colorspace, Colorspace::CMYK | Colorspace::YCCK) {
+        return None;
+    }
+    let (w, h) = (
+        u32::try_from(header.width).ok()?,
+        u32::try_from(header.height).ok()?,
+    );
+    if check_size(w, h, max_pixels).is_err() {
+        return None;
+    }
+    let orientation = jpeg_exif_orientation(bytes);
+    // The target is upright: compare it with the stored size turned the same way.
+    let swaps = matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    );
+    let denom = match scale {
+        Scale::Cover(mw, mh) => jpeg_scale_denom(w, h, if swaps { (mh, mw) } else { (mw, mh) }),
+        Scale::Exact(d) => d,
+    };
+    let factor = ScalingFactor::new(1, denom as usize);
+    dec.set_scaling_factor(factor).ok()?;
+    let scaled = header.scaled(factor);
+    Some(TurboPlan {
+        width: scaled.width,
+        height: scaled.height,
+        denom,
+        orientation,
+    })
+}
+
+/// What a libjpeg-turbo error message says about the pixels it wrote.
+enum JpegMessage {
+    /// Pixels were lost or are wrong: the reject reason.
+    LostData(String),
+    /// A warning about metadata or junk after the image data: every pixel was decoded.
+    Harmless,
+    /// A fatal error, or a warning not known to be either: the `image` crate decides.
+    Other,
+}
+
+/// Classifies a libjpeg-turbo message (libjpeg's texts, `jerror.h`). Lost data:
+/// `JWRN_JPEG_EOF` "Premature end of JPEG file", and every "Corrupt JPEG data: ..."
+/// (premature end of data segment, bad Huffman or arithmetic code, a marker where a restart
+/// marker was expected, extraneous bytes before a marker other than the end of the image).
+/// Harmless: an unknown JFIF revision, a bad ICC profile marker, junk just before the
+/// end-of-image marker (Pillow accepts these files too).
+fn jpeg_damage(message: &str, bytes: &[u8]) -> JpegMessage {
+    let lower = message.to_ascii_lowercase();
+    let detail = message
+        .strip_prefix("TurboJPEG error: ")
+        .unwrap_or(message)
+        .trim();
+    let detail = detail.strip_prefix("Corrupt JPEG data: ").unwrap_or(detail);
+    if lower.contains("premature end of jpeg file") {
+        return JpegMessage::LostData(format!(
+            "truncated JPEG: premature end of data after {} bytes ({})",
+            bytes.len(),
+            scan_progress(bytes)
+        ));
+    }
+    if lower.contains("extraneous bytes before marker 0xd9")
+        || lower.contains("unknown jfif revision")
+        || lower.contains("bad icc marker")
+    {
+        return JpegMessage::Harmless;
+    }
+    if lower.contains("corrupt jpeg data") || lower.contains("bad huffman") {
+        if lower.contains("premature end of data segment") {
+            return JpegMessage::LostData(format!(
+                "truncated JPEG: {detail} ({})",
+                scan_progress(bytes)
+            ));
+        }
+        return JpegMessage::LostData(format!("corrupt JPEG data: {detail}"));
+    }
+    JpegMessage::Other
+}
+
+/// Where the file ends relative to its image data, for a reject reason.
+fn scan_progress(bytes: &[u8]) -> String {
+    match jpeg_scan_start(bytes) {
+        Some(start) => format!(
+            "its image data starts at byte {start}; {}",
+            if has_eoi_after(bytes, start) {
+                "it has an end-of-image marker"
+            } else {
+                "no end-of-image marker"
+            }
+        ),
+        None => "no image data found".to_string(),
+    }
+}
+
+/// Whether an end-of-image marker (FF D9) follows `start`. Entropy-coded data never holds
+/// FF D9 (an FF there is followed by 00 or a restart marker), so the first one is the end;
+/// bytes after it (some cameras append data) do not matter.
+fn has_eoi_after(bytes: &[u8], start: usize) -> bool {
+    bytes
+        .get(start..)
+        .is_some_and(|scan| scan.windows(2).any(|w| w == [0xFF, 0xD9]))
+}
+
+/// For a JPEG the `image` crate decodes (libjpeg-turbo did not take it): a reject reason
+/// if the file has no end-of-image marker after its image data, i.e. it was cut short.
+fn jpeg_missing_end(bytes: &[u8]) -> Option<String> {
+    let start = jpeg_scan_start(bytes)?;
+    (!has_eoi_after(bytes, start)).then(|| {
+        format!(
+            "truncated JPEG: the file ends after {} bytes without an end-of-image marker (its image data starts at byte {start})",
+            bytes.len()
+        )
+    })
+}
+
+/// The offset of the first entropy-coded byte (just after the first SOS segment).
+fn jpeg_scan_start(b: &[u8]) -> Option<usize> {
+    let mut pos = 2usize;
+    loop {
+        if *b.get(pos)? != 0xFF {
+            return None;
+        }
+        while *b.get(pos)? == 0xFF {
+            pos += 1;
+        }
+        let marker = *b.get(pos)?;
+        pos += 1;
+        match marker {
+            0x01 | 0xD0..=0xD8 => continue,
+            0xD9 => return None,
+            _ => {
+                let len = be16(b, pos)? as usize;
+                if len < 2 {
+                    return None;
+                }
+                if marker == 0xDA {
+                    return Some(pos + len);
+                }
+                pos += len;
+            }
+        }
+    }
 }
 
 /// The EXIF orientation of a JPEG (its first `APP1` segment starting `Exif\0\0`), or
@@ -245,6 +504,48 @@ fn check_size(w: u32, h: u32, max_pixels: u64) -> Result<(), ImageOpError> {
     Ok(())
 }
 
+/// Refuses an image whose decoded bytes in its stored layout exceed the byte budget of
+/// `max_pixels` (see [`MAX_DECODED_BYTES_PER_PIXEL`]).
+fn check_bytes(w: u32, h: u32, decoded_bytes: u64, max_pixels: u64) -> Result<(), ImageOpError> {
+    let max_bytes = max_pixels.saturating_mul(MAX_DECODED_BYTES_PER_PIXEL);
+    if decoded_bytes > max_bytes {
+        return Err(ImageOpError::TooManyBytes {
+            width: w,
+            height: h,
+            bytes: decoded_bytes,
+            max_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// A PNG's width, height and decoded size in bytes (bit depth and channels from IHDR).
+fn png_decoded_bytes(b: &[u8]) -> Option<(u32, u32, u64)> {
+    if !b.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A])
+        || b.get(12..16)? != b"IHDR"
+    {
+        return None;
+    }
+    let (w, h) = (be32(b, 16)?, be32(b, 20)?);
+    let depth = u64::from(*b.get(24)?);
+    let channels = match *b.get(25)? {
+        0 => 1, // grey
+        2 => 3, // RGB
+        // palette: expanded to RGB (RGBA with a tRNS chunk) by the decoder
+        3 => 4,
+        4 => 2, // grey + alpha
+        6 => 4, // RGBA
+        _ => return None,
+    };
+    // Samples below 8 bits are expanded to bytes; 16-bit samples take two.
+    let bytes_per_sample = if depth == 16 { 2 } else { 1 };
+    Some((
+        w,
+        h,
+        u64::from(w) * u64::from(h) * channels * bytes_per_sample,
+    ))
+}
+
 fn undecodable(e: impl std::fmt::Display) -> ImageOpError {
     ImageOpError::Undecodable(e.to_string())
 }
@@ -259,18 +560,22 @@ fn decode_inner(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, ImageOpError>
         ));
     }
     // Neither side can exceed the pixel budget (the other side is at least 1), and a
-    // decoder may allocate at most the largest layout (RGBA f32, 16 bytes per pixel)
-    // of an image within budget plus some working memory.
+    // decoder may allocate at most the byte budget plus some working memory.
     let side_cap = max_pixels.min(u32::MAX as u64) as u32;
     let mut limits = Limits::default();
     limits.max_image_width = Some(side_cap);
     limits.max_image_height = Some(side_cap);
-    limits.max_alloc = Some(max_pixels.saturating_mul(16).saturating_add(64 << 20));
+    limits.max_alloc = Some(
+        max_pixels
+            .saturating_mul(MAX_DECODED_BYTES_PER_PIXEL)
+            .saturating_add(64 << 20),
+    );
     reader.limits(limits.clone());
 
     let mut decoder = reader.into_decoder().map_err(map_image_error)?;
     let (w, h) = decoder.dimensions();
     check_size(w, h, max_pixels)?;
+    check_bytes(w, h, decoder.total_bytes(), max_pixels)?;
     limits
         .reserve(decoder.total_bytes())
         .map_err(map_image_error)?;
@@ -900,11 +1205,7 @@ mod tests {
             image::ImageFormat::WebP,
             image::ImageFormat::Gif,
         ] {
-            let mut buf = Cursor::new(Vec::new());
-            DynamicImage::ImageRgb8(img.clone())
-                .write_to(&mut buf, fmt)
-                .expect("encode");
-            let bytes = buf.into_inner();
+            let bytes = encoded(&img, fmt);
             let name = image_format_and_size(&bytes).map(|t| t.0);
             assert_eq!(
                 image_format_and_size(&bytes).map(|t| (t.1, t.2)),
@@ -936,6 +1237,195 @@ mod tests {
             decode_rgb8(&png, 0),
             Err(ImageOpError::TooLarge { .. })
         ));
+    }
+
+    /// `img` in `fmt`, encoded by the `image` crate.
+    fn encoded(img: &RgbImage, fmt: image::ImageFormat) -> Vec<u8> {
+        let mut buf = Cursor::new(Vec::new());
+        DynamicImage::ImageRgb8(img.clone())
+            .write_to(&mut buf, fmt)
+            .expect("encode");
+        buf.into_inner()
+    }
+
+    fn progressive_jpeg(img: &RgbImage, quality: i32) -> Vec<u8> {
+        let mut c = turbojpeg::Compressor::new().expect("compressor");
+        c.set_quality(quality).expect("quality");
+        c.set_progressive(true).expect("progressive");
+        c.compress_to_vec(turbojpeg::Image {
+            pixels: img.as_raw().as_slice(),
+            width: img.width() as usize,
+            pitch: img.width() as usize * 3,
+            height: img.height() as usize,
+            format: PixelFormat::RGB,
+        })
+        .expect("encode")
+    }
+
+    /// Every cut of a JPEG past the start of its image data (10 %, 50 %, 99 % of the
+    /// file, baseline and progressive, full size and reduced) is refused as truncated,
+    /// never handed to the lenient decoder; with `accept_truncated` it is kept, marked.
+    #[test]
+    fn truncated_jpegs_are_refused_not_padded() {
+        let img = textured(640, 480);
+        for (kind, jpeg) in [
+            ("baseline", turbo_jpeg(&img, 90)),
+            ("progressive", progressive_jpeg(&img, 90)),
+        ] {
+            let whole = decode_rgb8(&jpeg, 1 << 24).expect("whole");
+            assert_eq!(whole.dimensions(), (640, 480));
+            let scan = jpeg_scan_start(&jpeg).expect("scan");
+            for percent in [10usize, 50, 99] {
+                let cut = &jpeg[..jpeg.len() * percent / 100];
+                assert!(cut.len() > scan, "{kind} {percent} % is past the headers");
+                for min_size in [(0, 0), (224, 224)] {
+                    let strict = decode_rgb8_reduced(cut, 1 << 24, min_size);
+                    match &strict {
+                        Err(ImageOpError::Damaged(reason)) => {
+                            assert!(
+                                reason.starts_with("truncated JPEG"),
+                                "{kind} {percent}: {reason}"
+                            );
+                            assert!(reason.contains(&format!("{} bytes", cut.len())), "{reason}");
+                        }
+                        other => panic!("{kind} cut at {percent} %: {other:?}"),
+                    }
+                    let lenient = decode_source(
+                        cut,
+                        &DecodeOptions {
+                            min_size,
+                            accept_truncated: true,
+                            ..DecodeOptions::new(1 << 24)
+                        },
+                    )
+                    .expect("accepted");
+                    let warning = lenient.warning.expect("marked");
+                    assert!(warning.starts_with("truncated JPEG"), "{warning}");
+                    let denom = u32::from(lenient.scale_denom);
+                    assert_eq!(lenient.image.dimensions(), (640 / denom, 480 / denom));
+                }
+            }
+            // The whole file decodes without a warning in either mode.
+            let ok = decode_source(
+                &jpeg,
+                &DecodeOptions {
+                    accept_truncated: true,
+                    ..DecodeOptions::new(1 << 24)
+                },
+            )
+            .expect("whole");
+            assert_eq!(ok.warning, None);
+            assert_eq!(ok.image, whole);
+        }
+    }
+
+    /// A JPEG whose entropy-coded data is overwritten with garbage is corrupt, not
+    /// decoded into noise.
+    #[test]
+    fn corrupt_jpeg_data_is_refused() {
+        let img = textured(256, 256);
+        let mut jpeg = turbo_jpeg(&img, 90);
+        let scan = jpeg_scan_start(&jpeg).expect("scan");
+        let mid = scan + (jpeg.len() - scan) / 2;
+        // 0xFF 0xC8 is a reserved marker inside the scan: libjpeg-turbo warns
+        // "Corrupt JPEG data: ... extraneous bytes before marker" / resyncs.
+        for (i, b) in jpeg[mid..mid + 64].iter_mut().enumerate() {
+            *b = if i % 2 == 0 { 0xFF } else { 0xC8 };
+        }
+        match decode_rgb8(&jpeg, 1 << 20) {
+            Err(ImageOpError::Damaged(reason)) => assert!(
+                reason.starts_with("corrupt JPEG data") || reason.starts_with("truncated JPEG"),
+                "{reason}"
+            ),
+            Err(ImageOpError::Undecodable(_)) => {}
+            other => panic!("corrupt data decoded: {other:?}"),
+        }
+    }
+
+    /// Cuts of every other format are refused too (their decoders return errors, not
+    /// padded images).
+    #[test]
+    fn truncated_images_of_every_format_are_refused() {
+        let img = textured(96, 64);
+        for fmt in [
+            image::ImageFormat::Png,
+            image::ImageFormat::WebP,
+            image::ImageFormat::Gif,
+            image::ImageFormat::Tiff,
+            image::ImageFormat::Bmp,
+        ] {
+            let bytes = encoded(&img, fmt);
+            assert!(decode_rgb8(&bytes, 1 << 20).is_ok(), "{fmt:?} whole");
+            for percent in [10usize, 50, 99] {
+                let cut = &bytes[..bytes.len() * percent / 100];
+                let r = decode_rgb8(cut, 1 << 20);
+                assert!(r.is_err(), "{fmt:?} cut at {percent} % decoded");
+            }
+        }
+    }
+
+    /// PNG header: 8-byte signature and IHDR with the given depth and colour type.
+    fn png_ihdr(w: u32, h: u32, depth: u8, colour: u8) -> Vec<u8> {
+        let mut b = png_header_only(w, h);
+        b[24] = depth;
+        b[25] = colour;
+        b
+    }
+
+    #[test]
+    fn decoded_bytes_are_bounded_from_the_header() {
+        // 7999x7999 16-bit RGBA: 64 M pixels (within the default budget) but 512 MB.
+        let bytes = png_ihdr(7999, 7999, 16, 6);
+        let t = std::time::Instant::now();
+        let err = decode_rgb8(&bytes, 64_000_000).unwrap_err();
+        assert_eq!(
+            err,
+            ImageOpError::TooManyBytes {
+                width: 7999,
+                height: 7999,
+                bytes: 7999 * 7999 * 8,
+                max_bytes: 256_000_000,
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "image is 7999x7999 and decodes to 512 MB, above the limit of 256 MB (4 bytes per pixel of --max-pixels)"
+        );
+        assert!(t.elapsed().as_millis() < 500, "took {:?}", t.elapsed());
+        // The same size in 8-bit RGB (192 MB) is within the byte budget: refused only
+        // later, because this header has no pixel data.
+        let rgb8 = png_ihdr(7999, 7999, 8, 2);
+        assert!(matches!(
+            decode_rgb8(&rgb8, 64_000_000),
+            Err(ImageOpError::Undecodable(_))
+        ));
+        // A real 16-bit RGBA image within both budgets decodes.
+        let samples: Vec<u8> = (0..4 * 4 * 4u16)
+            .flat_map(|v| (v * 1000).to_ne_bytes())
+            .collect();
+        let png = png_bytes(4, 4, &samples, ExtendedColorType::Rgba16);
+        assert!(decode_rgb8(&png, 32).is_ok());
+        // ... and is refused when its 128 bytes exceed 4 x 31 = 124.
+        assert!(matches!(
+            decode_rgb8(&png, 31),
+            Err(ImageOpError::TooManyBytes { bytes: 128, .. })
+        ));
+    }
+
+    /// A GIF with thousands of frames decodes only its first: bounded time and memory.
+    #[test]
+    fn gif_with_thousands_of_frames_decodes_the_first_quickly() {
+        let mut out = Vec::new();
+        {
+            let mut enc = image::codecs::gif::GifEncoder::new(&mut out);
+            let frame = image::RgbaImage::from_pixel(8, 8, image::Rgba([200, 10, 10, 255]));
+            let frames = (0..3000).map(|_| image::Frame::new(frame.clone()));
+            enc.encode_frames(frames).expect("gif");
+        }
+        let t = std::time::Instant::now();
+        let im = decode_rgb8(&out, 64).expect("first frame");
+        assert_eq!(im.dimensions(), (8, 8));
+        assert!(t.elapsed().as_millis() < 500, "took {:?}", t.elapsed());
     }
 
     #[test]

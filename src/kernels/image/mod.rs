@@ -22,8 +22,9 @@
 //! | [`resized_crop`] | `F.resized_crop(img, ...)` = `img.crop(box).resize(size, BILINEAR)` ([`resized_crop_pillow_exact`]: exact) |
 //! | [`mixgen_blend`] | MixGen `lambda * a + (1 - lambda) * b`, rounded half up (exact; no torchvision op) |
 //!
-//! Decoding ([`decode_rgb8`]) checks the header dimensions against a pixel budget before
-//! any pixel buffer is allocated and applies EXIF orientation.
+//! Decoding ([`decode_rgb8`], [`decode_source`]) checks the header dimensions against a
+//! pixel budget and the decoded size against a byte budget before any pixel buffer is
+//! allocated, refuses truncated and corrupt images, and applies EXIF orientation.
 
 mod blur;
 mod color;
@@ -44,8 +45,8 @@ pub use color::{
 };
 pub use crop::{resized_crop, resized_crop_pillow_exact, sample_resized_crop, CropBox};
 pub use decode::{
-    decode_rgb8, decode_rgb8_at_scale, decode_rgb8_reduced, image_format_and_size,
-    jpeg_scale_denom, ReducedImage,
+    decode_rgb8, decode_rgb8_at_scale, decode_rgb8_reduced, decode_source, image_format_and_size,
+    jpeg_scale_denom, DecodeOptions, ReducedImage, MAX_DECODED_BYTES_PER_PIXEL,
 };
 pub use encode::{encode, OutputFormat};
 pub use geometry::{erase, hflip, rotate_nearest, rotate_nearest_f64, rotate_nearest_mapped};
@@ -79,6 +80,27 @@ pub enum ImageOpError {
         height: u32,
         /// The budget that was exceeded (`--max-pixels`).
         max_pixels: u64,
+    },
+    /// The image is truncated or its data is corrupt, so pixels would be missing or wrong
+    /// (e.g. `truncated JPEG: premature end of data ...`): the message says which.
+    #[error("{0}")]
+    Damaged(String),
+    /// Decoded in its stored layout (bit depth and channels included), the image would
+    /// take more bytes than the budget (`--max-pixels` x 4 bytes); refused from the header.
+    #[error(
+        "image is {width}x{height} and decodes to {} MB, above the limit of {} MB (4 bytes per pixel of --max-pixels)",
+        bytes.div_ceil(1_000_000),
+        max_bytes / 1_000_000
+    )]
+    TooManyBytes {
+        /// Width from the header.
+        width: u32,
+        /// Height from the header.
+        height: u32,
+        /// Decoded size in the stored layout.
+        bytes: u64,
+        /// The budget that was exceeded.
+        max_bytes: u64,
     },
     /// The encoder failed (e.g. an empty image).
     #[error("image could not be encoded: {0}")]

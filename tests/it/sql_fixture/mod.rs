@@ -323,6 +323,7 @@ fn lineage_of(rows: &[Gen], source_file: &str, run_id: &str) -> Vec<ArrayRef> {
             source_row: r.source_row,
             source_digest: "00".into(),
             decode_scale: 1,
+            decode_warning: None,
             copy: r.copy,
             seed: r.seed,
             params: AugParams {
