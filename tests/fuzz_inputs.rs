@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{BinaryArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use image::{DynamicImage, RgbImage};
+use image::DynamicImage;
 use lakeaug::config::{Columns, Config};
 use lakeaug::kernels::image::{decode_source, DecodeOptions, ImageOpError};
 use lakeaug::kernels::tokens::TextTokenizer;

@@ -243,9 +243,10 @@ fn caption_chunk(path: &Path) -> (usize, usize) {
 }
 
 /// Two bits (byte offset in the caption column chunk, bit) whose flip makes arrow panic
-/// while decoding [`write_captions`]'s file (a regression seed found by searching flips
-/// of this file; the writer's output is deterministic for the pinned parquet version).
-const CORRUPT_FLIPS: [(usize, u8); 2] = [(0, 0), (0, 0)];
+/// with `offset + len out of bounds` while decoding [`write_captions`]'s file, as in
+/// issue 21 (a regression seed found by trying every flip of this file; the writer's
+/// output is deterministic for the pinned parquet version).
+const CORRUPT_FLIPS: [(usize, u8); 2] = [(26, 0), (26, 3)];
 
 fn corrupt(path: &Path) {
     let (start, _) = caption_chunk(path);
@@ -279,6 +280,10 @@ fn a_corrupt_page_fails_naming_the_file_or_is_skipped() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("a_bad.parquet"), "{err}");
+    assert!(
+        err.contains("the Parquet decoder failed: offset + len out of bounds"),
+        "{err}"
+    );
 
     let out = dir.path().join("out2");
     let summary = dir.path().join("summary.json");
