@@ -461,3 +461,57 @@ fn an_output_inside_the_input_folder_is_not_read_back() {
         6
     );
 }
+
+/// A page checksum that does not match its page (pyarrow's `write_page_checksum=True`, one
+/// bit of a caption flipped) refuses the file naming it, instead of reading the changed
+/// caption as if it were whole.
+#[test]
+fn page_checksums_are_verified() {
+    let python =
+        common::venv::python_with("tests/interop/requirements.txt", ".lakeaug-interop-ready")
+            .expect("python3 is needed (Debian: apt-get install python3 python3-venv)");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("crc.parquet");
+    let script = r#"
+import sys, pyarrow as pa, pyarrow.parquet as pq
+t = pa.table({"id": list(range(20)), "image": [b"x"] * 20,
+              "caption": [f"caption {i}" for i in range(20)]})
+pq.write_table(t, sys.argv[1], write_page_checksum=True, compression="snappy",
+               use_dictionary=False, write_statistics=False)
+c = pq.ParquetFile(sys.argv[1]).metadata.row_group(0).column(2)
+print(c.data_page_offset, c.total_compressed_size)
+"#;
+    let o = Command::new(&python)
+        .args(["-c", script])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed = stdout(&o);
+    let (start, len) = printed.trim().split_once(' ').unwrap();
+    let (start, len): (usize, usize) = (start.parse().unwrap(), len.parse().unwrap());
+    let mut bytes = std::fs::read(&input).unwrap();
+    // The first caption is stored literally in the snappy block: "caption 0" -> "baption 0".
+    let at = start
+        + bytes[start..start + len]
+            .windows(7)
+            .position(|w| w == b"caption")
+            .expect("a literal caption in the page");
+    bytes[at] ^= 1;
+    std::fs::write(&input, bytes).unwrap();
+
+    let o = small_run()
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(dir.path().join("out"))
+        .args(["--schemes", "aligned"])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("crc.parquet") && err.contains("Page CRC checksum mismatch"),
+        "{err}"
+    );
+}
