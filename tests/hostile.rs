@@ -30,6 +30,23 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// `lakeaug run` (small images and batches) of the `aligned` scheme, with `extra` options.
+fn run_aligned(
+    input: impl AsRef<std::ffi::OsStr>,
+    output: impl AsRef<std::ffi::OsStr>,
+    extra: &[&str],
+) -> Output {
+    small_run()
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .args(["--schemes", "aligned"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 /// Runs the SQL on an output folder and returns stdout (asserting success).
 fn query(out: &Path, sql: &str, extra: &[&str]) -> String {
     let o = lakeaug()
@@ -63,14 +80,7 @@ fn truncated_jpegs_are_rejected_or_kept_marked() {
     common::write_pairs(&input, images, captions);
 
     let out = dir.path().join("strict");
-    let o = small_run()
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&out)
-        .args(["--schemes", "aligned"])
-        .output()
-        .unwrap();
+    let o = run_aligned(&input, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(common::scheme_batch(&out, "aligned").num_rows(), 2);
     let rejects = common::read_dir_batches(&out.join("_rejects"));
@@ -114,14 +124,7 @@ fn truncated_jpegs_are_rejected_or_kept_marked() {
     }
 
     let out = dir.path().join("accepting");
-    let o = small_run()
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&out)
-        .args(["--schemes", "aligned", "--accept-truncated-images"])
-        .output()
-        .unwrap();
+    let o = run_aligned(&input, &out, &["--accept-truncated-images"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let kept = common::scheme_batch(&out, "aligned");
     assert_eq!(kept.num_rows(), 8);
@@ -269,14 +272,7 @@ fn a_corrupt_page_fails_naming_the_file_or_is_skipped() {
     corrupt(&lake.join("a_bad.parquet"));
     write_captions(&lake.join("b_good.parquet"), 40);
 
-    let o = small_run()
-        .arg("--input")
-        .arg(&lake)
-        .arg("--output")
-        .arg(dir.path().join("out1"))
-        .args(["--schemes", "aligned"])
-        .output()
-        .unwrap();
+    let o = run_aligned(&lake, dir.path().join("out1"), &[]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("a_bad.parquet"), "{err}");
@@ -356,14 +352,7 @@ fn footer_row_count_lies_are_refused() {
         let input = dir.path().join("liar.parquet");
         write_captions(&input, 20);
         lie_about_rows(&input, delta);
-        let o = small_run()
-            .arg("--input")
-            .arg(&input)
-            .arg("--output")
-            .arg(dir.path().join("out"))
-            .args(["--schemes", "aligned"])
-            .output()
-            .unwrap();
+        let o = run_aligned(&input, dir.path().join("out"), &[]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "delta {delta}: {err}");
         assert!(err.contains("liar.parquet"), "{err}");
@@ -500,14 +489,7 @@ print(c.data_page_offset, c.total_compressed_size)
     bytes[at] ^= 1;
     std::fs::write(&input, bytes).unwrap();
 
-    let o = small_run()
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(dir.path().join("out"))
-        .args(["--schemes", "aligned"])
-        .output()
-        .unwrap();
+    let o = run_aligned(&input, dir.path().join("out"), &[]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
