@@ -30,6 +30,23 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// `lakeaug run` (small images and batches) of the `aligned` scheme, with `extra` options.
+fn run_aligned(
+    input: impl AsRef<std::ffi::OsStr>,
+    output: impl AsRef<std::ffi::OsStr>,
+    extra: &[&str],
+) -> Output {
+    small_run()
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .args(["--schemes", "aligned"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 /// Runs the SQL on an output folder and returns stdout (asserting success).
 fn query(out: &Path, sql: &str, extra: &[&str]) -> String {
     let o = lakeaug()
@@ -63,14 +80,7 @@ fn truncated_jpegs_are_rejected_or_kept_marked() {
     common::write_pairs(&input, images, captions);
 
     let out = dir.path().join("strict");
-    let o = small_run()
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&out)
-        .args(["--schemes", "aligned"])
-        .output()
-        .unwrap();
+    let o = run_aligned(&input, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(common::scheme_batch(&out, "aligned").num_rows(), 2);
     let rejects = common::read_dir_batches(&out.join("_rejects"));
@@ -114,14 +124,7 @@ fn truncated_jpegs_are_rejected_or_kept_marked() {
     }
 
     let out = dir.path().join("accepting");
-    let o = small_run()
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&out)
-        .args(["--schemes", "aligned", "--accept-truncated-images"])
-        .output()
-        .unwrap();
+    let o = run_aligned(&input, &out, &["--accept-truncated-images"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let kept = common::scheme_batch(&out, "aligned");
     assert_eq!(kept.num_rows(), 8);
@@ -243,9 +246,10 @@ fn caption_chunk(path: &Path) -> (usize, usize) {
 }
 
 /// Two bits (byte offset in the caption column chunk, bit) whose flip makes arrow panic
-/// while decoding [`write_captions`]'s file (a regression seed found by searching flips
-/// of this file; the writer's output is deterministic for the pinned parquet version).
-const CORRUPT_FLIPS: [(usize, u8); 2] = [(0, 0), (0, 0)];
+/// with `offset + len out of bounds` while decoding [`write_captions`]'s file, as in
+/// issue 21 (a regression seed found by trying every flip of this file; the writer's
+/// output is deterministic for the pinned parquet version).
+const CORRUPT_FLIPS: [(usize, u8); 2] = [(26, 0), (26, 3)];
 
 fn corrupt(path: &Path) {
     let (start, _) = caption_chunk(path);
@@ -268,17 +272,14 @@ fn a_corrupt_page_fails_naming_the_file_or_is_skipped() {
     corrupt(&lake.join("a_bad.parquet"));
     write_captions(&lake.join("b_good.parquet"), 40);
 
-    let o = small_run()
-        .arg("--input")
-        .arg(&lake)
-        .arg("--output")
-        .arg(dir.path().join("out1"))
-        .args(["--schemes", "aligned"])
-        .output()
-        .unwrap();
+    let o = run_aligned(&lake, dir.path().join("out1"), &[]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("a_bad.parquet"), "{err}");
+    assert!(
+        err.contains("the Parquet decoder failed: offset + len out of bounds"),
+        "{err}"
+    );
 
     let out = dir.path().join("out2");
     let summary = dir.path().join("summary.json");
@@ -351,14 +352,7 @@ fn footer_row_count_lies_are_refused() {
         let input = dir.path().join("liar.parquet");
         write_captions(&input, 20);
         lie_about_rows(&input, delta);
-        let o = small_run()
-            .arg("--input")
-            .arg(&input)
-            .arg("--output")
-            .arg(dir.path().join("out"))
-            .args(["--schemes", "aligned"])
-            .output()
-            .unwrap();
+        let o = run_aligned(&input, dir.path().join("out"), &[]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "delta {delta}: {err}");
         assert!(err.contains("liar.parquet"), "{err}");
@@ -454,5 +448,52 @@ fn an_output_inside_the_input_folder_is_not_read_back() {
     assert_eq!(
         common::scheme_batch(&lake.join("augmented"), "aligned").num_rows(),
         6
+    );
+}
+
+/// A page checksum that does not match its page (pyarrow's `write_page_checksum=True`, one
+/// bit of a caption flipped) refuses the file naming it, instead of reading the changed
+/// caption as if it were whole.
+#[test]
+fn page_checksums_are_verified() {
+    let python =
+        common::venv::python_with("tests/interop/requirements.txt", ".lakeaug-interop-ready")
+            .expect("python3 is needed (Debian: apt-get install python3 python3-venv)");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("crc.parquet");
+    let script = r#"
+import sys, pyarrow as pa, pyarrow.parquet as pq
+t = pa.table({"id": list(range(20)), "image": [b"x"] * 20,
+              "caption": [f"caption {i}" for i in range(20)]})
+pq.write_table(t, sys.argv[1], write_page_checksum=True, compression="snappy",
+               use_dictionary=False, write_statistics=False)
+c = pq.ParquetFile(sys.argv[1]).metadata.row_group(0).column(2)
+print(c.data_page_offset, c.total_compressed_size)
+"#;
+    let o = Command::new(&python)
+        .args(["-c", script])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed = stdout(&o);
+    let (start, len) = printed.trim().split_once(' ').unwrap();
+    let (start, len): (usize, usize) = (start.parse().unwrap(), len.parse().unwrap());
+    let mut bytes = std::fs::read(&input).unwrap();
+    // The first caption is stored literally in the snappy block: "caption 0" -> "baption 0".
+    let at = start
+        + bytes[start..start + len]
+            .windows(7)
+            .position(|w| w == b"caption")
+            .expect("a literal caption in the page");
+    bytes[at] ^= 1;
+    std::fs::write(&input, bytes).unwrap();
+
+    let o = run_aligned(&input, dir.path().join("out"), &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("crc.parquet") && err.contains("Page CRC checksum mismatch"),
+        "{err}"
     );
 }

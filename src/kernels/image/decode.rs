@@ -268,6 +268,12 @@ fn decode_jpeg_turbo(bytes: &[u8], max_pixels: u64, scale: Scale) -> TurboOutcom
             Err(e) => match jpeg_damage(&e.to_string(), bytes) {
                 JpegMessage::LostData(reason) => Some(reason),
                 JpegMessage::Harmless => None,
+                JpegMessage::Corrupt(reason) => {
+                    return TurboOutcome::Damaged {
+                        reason,
+                        partial: None,
+                    }
+                }
                 JpegMessage::Other => return TurboOutcome::NotTaken,
             },
         };
@@ -355,7 +361,9 @@ enum JpegMessage {
     LostData(String),
     /// A warning about metadata or junk after the image data: every pixel was decoded.
     Harmless,
-    /// A fatal error, or a warning not known to be either: the `image` crate decides.
+    /// A fatal error in the image data: pixels are missing, none of them usable.
+    Corrupt(String),
+    /// A feature libjpeg-turbo does not support: the `image` crate decides.
     Other,
 }
 
@@ -364,7 +372,8 @@ enum JpegMessage {
 /// (premature end of data segment, bad Huffman or arithmetic code, a marker where a restart
 /// marker was expected, extraneous bytes before a marker other than the end of the image).
 /// Harmless: an unknown JFIF revision, a bad ICC profile marker, junk just before the
-/// end-of-image marker (Pillow accepts these files too).
+/// end-of-image marker (Pillow accepts these files too). Unsupported features go to the
+/// `image` crate; any other (fatal) error means corrupt data.
 fn jpeg_damage(message: &str, bytes: &[u8]) -> JpegMessage {
     let lower = message.to_ascii_lowercase();
     let detail = message
@@ -394,7 +403,18 @@ fn jpeg_damage(message: &str, bytes: &[u8]) -> JpegMessage {
         }
         return JpegMessage::LostData(format!("corrupt JPEG data: {detail}"));
     }
-    JpegMessage::Other
+    // A feature libjpeg-turbo lacks (e.g. 12-bit samples): the `image` crate may have it.
+    // (A marker or a second frame header inside the image data is corruption, not a
+    // feature: "Unsupported marker type", "Unsupported JPEG process: SOF type".)
+    if (lower.contains("unsupported") || lower.contains("not supported"))
+        && !lower.contains("marker")
+        && !lower.contains("sof type")
+    {
+        return JpegMessage::Other;
+    }
+    // Any other error stopped libjpeg-turbo inside the image data of a JPEG whose header
+    // it read: the data is corrupt, and a lenient decoder would only fill the gap.
+    JpegMessage::Corrupt(format!("corrupt JPEG data: {detail}"))
 }
 
 /// Where the file ends relative to its image data, for a reject reason.
@@ -1288,7 +1308,10 @@ mod tests {
                             );
                             assert!(reason.contains(&format!("{} bytes", cut.len())), "{reason}");
                         }
-                        other => panic!("{kind} cut at {percent} %: {other:?}"),
+                        other => panic!(
+                            "{kind} cut at {percent} %: {:?}",
+                            other.as_ref().map(|r| r.image.dimensions())
+                        ),
                     }
                     let lenient = decode_source(
                         cut,
@@ -1327,8 +1350,9 @@ mod tests {
         let mut jpeg = turbo_jpeg(&img, 90);
         let scan = jpeg_scan_start(&jpeg).expect("scan");
         let mid = scan + (jpeg.len() - scan) / 2;
-        // 0xFF 0xC8 is a reserved marker inside the scan: libjpeg-turbo warns
-        // "Corrupt JPEG data: ... extraneous bytes before marker" / resyncs.
+        // 0xFF 0xC8 (a frame header marker) inside the scan: libjpeg-turbo stops with
+        // "Unsupported JPEG process: SOF type 0xc8" (the `image` crate would fill the rest
+        // grey).
         for (i, b) in jpeg[mid..mid + 64].iter_mut().enumerate() {
             *b = if i % 2 == 0 { 0xFF } else { 0xC8 };
         }
@@ -1337,8 +1361,8 @@ mod tests {
                 reason.starts_with("corrupt JPEG data") || reason.starts_with("truncated JPEG"),
                 "{reason}"
             ),
-            Err(ImageOpError::Undecodable(_)) => {}
-            other => panic!("corrupt data decoded: {other:?}"),
+            Ok(im) => panic!("corrupt data decoded to {:?}", im.dimensions()),
+            Err(e) => panic!("not reported as corrupt: {e}"),
         }
     }
 
