@@ -210,6 +210,7 @@ mod tests {
             random_deleted: Some(vec![]),
             reorder_spans: Some(vec![]),
             hedge: Some("{}".into()),
+            char_swaps: Some(vec![]),
         };
         let json = serde_json::to_value(&full).unwrap();
         let keys: Vec<&str> = json

@@ -111,6 +111,8 @@ pub struct AugParams {
     pub reorder_spans: Option<Vec<i32>>,
     /// The hedge phrase template inserted (`{}` stands for the caption).
     pub hedge: Option<String>,
+    /// Typo noise: `[word, char]` pairs, characters char and char+1 of the word swapped.
+    pub char_swaps: Option<Vec<i32>>,
 }
 
 impl AugParams {

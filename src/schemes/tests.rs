@@ -134,6 +134,7 @@ text = [
   { op = "random_insert", n = 1 },
   { op = "random_delete", p = 0.3 },
   { op = "reorder", p = 0.5 },
+  { op = "random_char_swap", p = 0.3 },
 ]
 "#,
         )

@@ -100,6 +100,7 @@ fn sample_data_runs_with_documented_schema_and_reconciled_counts() {
         "aug_random_deleted",
         "aug_reorder_spans",
         "aug_hedge",
+        "aug_char_swaps",
         "run_id",
         "lakeaug_version",
         "created_at",

@@ -6,7 +6,8 @@
 //! - Caption ops, each split into `sample_*` (draws the op's parameters from an RNG;
 //!   the parameters are what lineage records) and `apply_*` (a pure function of the
 //!   caption and those parameters): [`flip`] (mirror left/right; no randomness),
-//!   [`synonyms`], [`hedge`], [`reorder`], [`eda`] (random swap, insertion, deletion).
+//!   [`synonyms`], [`hedge`], [`reorder`], [`eda`] (random swap, insertion, deletion),
+//!   [`typo`] (typo noise: adjacent characters swapped).
 //! - [`lexicon`]: stop, colour and spatial word lists and word-shape helpers;
 //!   [`TextResources`] bundles the segmenter, dictionary and lists for a run.
 //!
@@ -23,6 +24,7 @@ pub mod lexicon;
 pub mod reorder;
 pub mod segment;
 pub mod synonyms;
+pub mod typo;
 pub mod words;
 
 pub use edit::ParamsError;

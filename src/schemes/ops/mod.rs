@@ -35,6 +35,7 @@ mod image;
 mod delete_words;
 mod hedge;
 mod one_of;
+mod random_char_swap;
 mod random_delete;
 mod random_insert;
 mod random_swap;
@@ -178,6 +179,7 @@ caption_ops! {
     reorder => Reorder,
     hedge => Hedge,
     one_of => OneOf,
+    random_char_swap => RandomCharSwap,
 }
 
 impl TextOp {
