@@ -299,6 +299,7 @@ fn gated_edit<P: Default>(
     } else {
         P::default()
     };
+    // Unreachable error: `sample` drew the edit from the very caption `apply` edits.
     let out = apply(&params).expect("sampled parameters fit their caption");
     (out, params)
 }
