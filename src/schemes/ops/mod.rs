@@ -43,7 +43,7 @@ mod reorder;
 mod replace_word;
 mod synonym;
 
-pub use image::{FlipCaptions, ImageOp};
+pub use image::{FlipCaptions, ImageOp, RowInput};
 
 /// Everything one caption op does. One type per op (as ripgrep has one type per flag and
 /// DataFusion one `ScalarUDFImpl` per function); the type's fields are the op's config
