@@ -1,12 +1,17 @@
-//! The image ops: their parameters and defaults, checks, documentation and the `aug_*`
-//! columns they record. They draw and apply in [`Scheme`](crate::schemes::Scheme), where
-//! flips and colour tables are fused across ops.
+//! The image ops: their parameters and defaults, checks, how each draws its parameters
+//! for a row, documentation and the `aug_*` columns they record. They apply in
+//! [`Scheme::apply_image`](crate::schemes::Scheme::apply_image), where flips and colour
+//! tables are fused across ops.
 
+use rand::seq::SliceRandom;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{one, OpDoc, OpHelp, ParamColumn, ParamDoc};
+use crate::kernels::image::{self as img, ColorOp};
+use crate::schemes::context::TextContext;
 use crate::schemes::error::{non_negative, probability, OpError};
-use crate::schemes::params::ParamKind;
+use crate::schemes::params::{AugParams, Crop, Erase, JitterOrder, ParamKind};
 
 /// What a horizontal flip does to the caption.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -181,6 +186,164 @@ impl ImageOp {
             }
             ImageOp::Mixgen { lambda } => probability("lambda", f64::from(*lambda)),
         }
+    }
+}
+
+/// What [`Scheme::sample`](crate::schemes::Scheme::sample) needs to know about a row.
+#[derive(Debug, Clone, Copy)]
+pub struct RowInput<'a> {
+    /// Size of the decoded source image (crops are drawn in its pixels).
+    pub source_width: u32,
+    pub source_height: u32,
+    /// Size of the output image.
+    pub width: u32,
+    pub height: u32,
+    /// The source caption; `None` for a null caption.
+    pub caption: Option<&'a str>,
+    /// MixGen partner: its source row and source caption, if this row has one.
+    pub partner: Option<(i64, Option<&'a str>)>,
+}
+
+impl ImageOp {
+    /// Draws this op's parameters for one row into `p` (the image stream of the row).
+    pub(crate) fn sample(
+        &self,
+        rng: &mut impl Rng,
+        row: &RowInput,
+        text: &TextContext,
+        p: &mut AugParams,
+    ) {
+        match *self {
+            ImageOp::Hflip { p: prob, captions } => {
+                let flip = rng.random_bool(prob);
+                let skip = flip
+                    && captions == FlipCaptions::Skip
+                    && row.caption.is_some_and(|c| text.has_spatial_words(c));
+                p.hflip = Some(flip && !skip);
+                if captions == FlipCaptions::Skip {
+                    p.hflip_skipped = Some(skip);
+                }
+            }
+            ImageOp::ColorJitter {
+                brightness,
+                contrast,
+                saturation,
+                hue,
+                keep_named_colours,
+            } => {
+                if saturation == 0.0 && hue == 0.0 {
+                    // Brightness and contrast only, drawn exactly as the original `aligned`
+                    // scheme does: the order first, then each factor.
+                    let order = if rng.random_bool(0.5) {
+                        [ColorOp::Brightness, ColorOp::Contrast]
+                    } else {
+                        [ColorOp::Contrast, ColorOp::Brightness]
+                    };
+                    p.jitter_order = Some(JitterOrder(order.to_vec()));
+                    p.brightness = Some(uniform_factor(rng, brightness));
+                    p.contrast = Some(uniform_factor(rng, contrast));
+                    return;
+                }
+                // torchvision: a permutation of the components in use, then each factor.
+                let spreads = [brightness, contrast, saturation, hue];
+                let mut order: Vec<ColorOp> = ColorOp::ALL
+                    .into_iter()
+                    .zip(spreads)
+                    .filter(|(_, s)| *s > 0.0)
+                    .map(|(c, _)| c)
+                    .collect();
+                order.shuffle(rng);
+                p.jitter_order = Some(JitterOrder(order));
+                if brightness > 0.0 {
+                    p.brightness = Some(uniform_factor(rng, brightness));
+                }
+                if contrast > 0.0 {
+                    p.contrast = Some(uniform_factor(rng, contrast));
+                }
+                if saturation > 0.0 {
+                    p.saturation = Some(uniform_factor(rng, saturation));
+                }
+                if hue > 0.0 {
+                    let h = rng.random_range(-hue..=hue);
+                    let named =
+                        keep_named_colours && row.caption.is_some_and(|c| text.has_colour_words(c));
+                    p.hue = (!named).then_some(h);
+                    p.hue_skipped = Some(named);
+                }
+            }
+            ImageOp::Rotate { degrees } => {
+                p.rotate_deg = Some(if degrees > 0.0 {
+                    rng.random_range(-degrees..=degrees)
+                } else {
+                    0.0
+                })
+            }
+            ImageOp::RandomResizedCrop { scale, ratio } => {
+                let c = img::sample_resized_crop(
+                    rng,
+                    row.source_width,
+                    row.source_height,
+                    (scale[0], scale[1]),
+                    (ratio[0], ratio[1]),
+                );
+                p.set_crop(Crop {
+                    x: c.x as i32,
+                    y: c.y as i32,
+                    width: c.width as i32,
+                    height: c.height as i32,
+                });
+            }
+            ImageOp::GaussianBlur {
+                sigma,
+                kernel_size,
+                p: prob,
+            } => {
+                if prob >= 1.0 || rng.random_bool(prob) {
+                    let s = if sigma[1] > sigma[0] {
+                        rng.random_range(sigma[0]..=sigma[1])
+                    } else {
+                        sigma[0]
+                    };
+                    let k = if kernel_size == 0 {
+                        img::gaussian_kernel_size(s)
+                    } else {
+                        kernel_size
+                    };
+                    p.blur_sigma = Some(s);
+                    p.blur_kernel = Some(k as i32);
+                }
+            }
+            ImageOp::ErasePatch { fraction, p: prob } => {
+                if prob >= 1.0 || rng.random_bool(prob) {
+                    let (width, height) = (row.width, row.height);
+                    let size = (fraction * f64::from(width.min(height))).floor() as u32;
+                    let size = size.min(width).min(height);
+                    let x = rng.random_range(0..=width - size);
+                    let y = rng.random_range(0..=height - size);
+                    p.set_erase(Erase {
+                        x: x as i32,
+                        y: y as i32,
+                        size: size as i32,
+                    });
+                }
+            }
+            ImageOp::Mixgen { lambda } => {
+                if let Some((partner_row, _)) = row.partner {
+                    p.mix_partner_row = Some(partner_row);
+                    p.mix_lambda = Some(lambda);
+                }
+            }
+        }
+    }
+}
+
+fn uniform_factor(rng: &mut impl Rng, spread: f32) -> f32 {
+    let lo = (1.0 - spread).max(0.0);
+    let hi = 1.0 + spread;
+    if hi > lo {
+        rng.random_range(lo..=hi)
+    } else {
+        1.0
     }
 }
 

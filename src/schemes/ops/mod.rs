@@ -43,7 +43,7 @@ mod reorder;
 mod replace_word;
 mod synonym;
 
-pub use image::{FlipCaptions, ImageOp};
+pub use image::{FlipCaptions, ImageOp, RowInput};
 
 /// Everything one caption op does. One type per op (as ripgrep has one type per flag and
 /// DataFusion one `ScalarUDFImpl` per function); the type's fields are the op's config
@@ -299,6 +299,7 @@ fn gated_edit<P: Default>(
     } else {
         P::default()
     };
+    // Unreachable error: `sample` drew the edit from the very caption `apply` edits.
     let out = apply(&params).expect("sampled parameters fit their caption");
     (out, params)
 }

@@ -73,6 +73,7 @@ impl CaptionOp for RandomCharSwap {
             res,
             rng,
         );
+        // Unreachable error: the swaps were just drawn from this caption's own words.
         let out = apply_char_swaps(c, &params, &res.segmenter)
             .expect("sampled parameters fit their caption");
         p.char_swaps = Some(params.swaps.iter().flatten().map(|&i| i as i32).collect());
