@@ -159,7 +159,7 @@ proptest! {
         format in 0..3usize,
     ) {
         let bytes = match format {
-            0 => png_header(w, h, depth, colour),
+            0 => common::png_header(w, h, depth, colour),
             1 => gif_header(w as u16, h as u16),
             _ => bmp_header(w, h),
         };
@@ -182,17 +182,6 @@ fn unmutated_seeds_decode() {
         assert_eq!(r.image.dimensions(), (48, 32), "{name}");
         assert_eq!(r.warning, None);
     }
-}
-
-fn png_header(w: u32, h: u32, depth: u8, colour: u8) -> Vec<u8> {
-    let mut b = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
-    b.extend_from_slice(&13u32.to_be_bytes());
-    b.extend_from_slice(b"IHDR");
-    b.extend_from_slice(&w.to_be_bytes());
-    b.extend_from_slice(&h.to_be_bytes());
-    b.extend_from_slice(&[depth, colour, 0, 0, 0]);
-    b.extend_from_slice(&[0, 0, 0, 0]);
-    b
 }
 
 fn gif_header(w: u16, h: u16) -> Vec<u8> {

@@ -1366,6 +1366,38 @@ mod tests {
         }
     }
 
+    /// A CMYK JPEG goes to the `image` crate (libjpeg-turbo's RGB output cannot invert
+    /// it), whose decoder pads a cut file: a cut without its end-of-image marker is
+    /// refused as truncated before it gets there.
+    #[test]
+    fn truncated_cmyk_jpeg_is_refused() {
+        let cmyk: Vec<u8> = (0..64 * 64 * 4u32).map(|i| (i * 37 % 251) as u8).collect();
+        let mut c = turbojpeg::Compressor::new().expect("compressor");
+        c.set_quality(90).expect("quality");
+        c.set_colorspace(Colorspace::CMYK).expect("colorspace");
+        let jpeg = c
+            .compress_to_vec(turbojpeg::Image {
+                pixels: cmyk.as_slice(),
+                width: 64,
+                pitch: 64 * 4,
+                height: 64,
+                format: PixelFormat::CMYK,
+            })
+            .expect("encode");
+        assert_eq!(
+            decode_rgb8(&jpeg, 1 << 20).expect("whole").dimensions(),
+            (64, 64)
+        );
+        let cut = &jpeg[..jpeg.len() * 3 / 4];
+        match decode_rgb8(cut, 1 << 20) {
+            Err(ImageOpError::Damaged(reason)) => {
+                assert!(reason.starts_with("truncated JPEG"), "{reason}")
+            }
+            Ok(im) => panic!("cut CMYK JPEG decoded to {:?}", im.dimensions()),
+            Err(e) => panic!("not reported as truncated: {e}"),
+        }
+    }
+
     /// Cuts of every other format are refused too (their decoders return errors, not
     /// padded images).
     #[test]
