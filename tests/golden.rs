@@ -33,10 +33,38 @@ fn default_config_hash_is_stable() {
 fn row_seeds_are_stable() {
     // Every augmentation draws from these: a change re-randomises every output row.
     let cases: [(u64, &str, u64, &str, u32, u64); 4] = [
-        (0, "photos.parquet", 0, "aligned", 0, 12_308_501_575_101_507_146),
-        (0, "photos.parquet", 1, "aligned", 0, 4_198_220_066_549_562_150),
-        (7, "date=2026-11-27/a.parquet", 123_456, "mixgen", 3, 11_786_669_846_056_188_235),
-        (u64::MAX, "", u64::MAX, "", u32::MAX, 17_591_962_771_528_880_842),
+        (
+            0,
+            "photos.parquet",
+            0,
+            "aligned",
+            0,
+            12_308_501_575_101_507_146,
+        ),
+        (
+            0,
+            "photos.parquet",
+            1,
+            "aligned",
+            0,
+            4_198_220_066_549_562_150,
+        ),
+        (
+            7,
+            "date=2026-11-27/a.parquet",
+            123_456,
+            "mixgen",
+            3,
+            11_786_669_846_056_188_235,
+        ),
+        (
+            u64::MAX,
+            "",
+            u64::MAX,
+            "",
+            u32::MAX,
+            17_591_962_771_528_880_842,
+        ),
     ];
     let got: Vec<u64> = cases
         .iter()
@@ -72,7 +100,10 @@ fn column_digests(batch: &RecordBatch) -> Vec<(String, String)> {
                 h.update(&[0]);
             }
         }
-        out.push((field.name().clone(), h.finalize().to_hex()[..32].to_string()));
+        out.push((
+            field.name().clone(),
+            h.finalize().to_hex()[..32].to_string(),
+        ));
     }
     out
 }
