@@ -2,6 +2,7 @@
 //! every scheme and copy and encoded in the same task.
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -103,6 +104,18 @@ pub fn output_schema(input: &OpenedInput) -> SchemaRef {
     layout::output_schema(fields, input.schema.metadata().clone())
 }
 
+/// Output bytes a work item may hold at most (see [`Augmenter::work_items`]): with
+/// `threads + 1` items in flight, the augmented images a run holds stay within a few
+/// hundred MB whatever `--copies` and the number of schemes.
+pub const WORK_ITEM_BYTES: u64 = 64 << 20;
+
+/// A share of a batch's work: the output rows of batch rows `rows`, copies `copies`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkItem {
+    pub rows: Range<usize>,
+    pub copies: Range<u32>,
+}
+
 /// A source row decoded once and sampled for every scheme and copy.
 struct PreparedRow {
     /// The source image resized to the output size.
@@ -147,17 +160,29 @@ impl Augmenter {
     /// Decode one image and sample every scheme and copy for its row. A panic inside a
     /// decoder (a bug in a codec crate on a hostile file) becomes a reject of that row
     /// instead of ending the run.
-    fn prepare(&self, bytes: Option<&[u8]>, row: &RowContext) -> Result<PreparedRow, String> {
+    fn prepare(
+        &self,
+        bytes: Option<&[u8]>,
+        row: &RowContext,
+        copies: Range<u32>,
+    ) -> Result<PreparedRow, String> {
         let bytes = bytes.ok_or_else(|| "image is null".to_string())?;
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.prepare_bytes(bytes, row)
+            self.prepare_bytes(bytes, row, copies)
         }))
         .unwrap_or_else(|_| {
             Err("the image decoder failed on these bytes (internal panic caught)".into())
         })
     }
 
-    fn prepare_bytes(&self, bytes: &[u8], row: &RowContext) -> Result<PreparedRow, String> {
+    /// [`Augmenter::prepare`] of the copies `copies` (none: the row is only a MixGen
+    /// partner of the rows being produced).
+    fn prepare_bytes(
+        &self,
+        bytes: &[u8],
+        row: &RowContext,
+        copies: Range<u32>,
+    ) -> Result<PreparedRow, String> {
         let digest = blake3::hash(bytes).to_hex()[..32].to_string();
         let size = self.config.image.size;
         // A JPEG at least twice the output size is decoded reduced in the DCT domain, which
@@ -175,11 +200,11 @@ impl Augmenter {
             caption: row.caption,
             partner: row.partner,
         };
-        let n_variants = self.schemes.len() * self.config.copies as usize;
+        let n_variants = self.schemes.len() * copies.len();
         let mut variants = Vec::with_capacity(n_variants);
         let mut crops = Vec::with_capacity(n_variants);
         for scheme in &self.schemes {
-            for copy in 0..self.config.copies {
+            for copy in copies.clone() {
                 let seed = row_seed(
                     self.config.seed,
                     row.file_key,
@@ -215,6 +240,22 @@ impl Augmenter {
         file: &FileContext,
         first_row: u64,
     ) -> Result<BatchOutput, AugmentError> {
+        let whole = WorkItem {
+            rows: 0..batch.num_rows(),
+            copies: 0..self.config.copies,
+        };
+        self.augment_part(batch, file, first_row, &whole)
+    }
+
+    /// [`Augmenter::augment_batch`] of one work item of the batch (see
+    /// [`Augmenter::work_items`]): the output rows of its rows and copies.
+    pub fn augment_part(
+        &self,
+        batch: &RecordBatch,
+        file: &FileContext,
+        first_row: u64,
+        item: &WorkItem,
+    ) -> Result<BatchOutput, AugmentError> {
         let view = BatchView::new(batch, file, first_row)?;
         if self.mixes() && first_row % 2 == 1 {
             return Err(AugmentError::OddBatchStart {
@@ -222,14 +263,49 @@ impl Augmenter {
                 first_row,
             });
         }
-        let mut outcomes = self.row_outcomes(&view);
+        let mut outcomes = self.row_outcomes(&view, item);
         let mut rejects = Vec::new();
         let mut batches = Vec::with_capacity(self.schemes.len());
         for (s, scheme) in self.schemes.iter().enumerate() {
-            let kept = self.keep_scheme_rows(&view, s, &mut outcomes, &mut rejects);
+            let kept = self.keep_scheme_rows(&view, item, s, &mut outcomes, &mut rejects);
             batches.push(self.assemble(file, batch, scheme, kept)?);
         }
         Ok(BatchOutput { batches, rejects })
+    }
+
+    /// How a batch of `n` rows is cut into work items of at most about `budget` output
+    /// bytes each (at 3 bytes per output pixel, the raw size; at least one output row per
+    /// item), so that memory stays bounded whatever `--copies` and the number of schemes.
+    /// The items' outputs, in order, are the whole batch's: whole rows while a row's
+    /// outputs fit (pairs with MixGen), else one row at a time in runs of copies.
+    pub fn work_items(&self, n: usize, budget: u64) -> Vec<WorkItem> {
+        let copies = self.config.copies;
+        let schemes = (self.schemes.len() as u64).max(1);
+        let side = u64::from(self.config.image.size);
+        let per_output = side.saturating_mul(side).saturating_mul(3).max(1);
+        let outputs = (budget / per_output).max(1);
+        let per_row = schemes.saturating_mul(u64::from(copies)).max(1);
+        let unit = if self.mixes() { 2 } else { 1 };
+        if per_row.saturating_mul(unit as u64) <= outputs {
+            let rows = usize::try_from(outputs / per_row).unwrap_or(usize::MAX) / unit * unit;
+            let rows = rows.max(unit);
+            return (0..n)
+                .step_by(rows)
+                .map(|start| WorkItem {
+                    rows: start..start.saturating_add(rows).min(n),
+                    copies: 0..copies,
+                })
+                .collect();
+        }
+        let step = u32::try_from((outputs / schemes).max(1)).unwrap_or(u32::MAX);
+        (0..n)
+            .flat_map(|row| {
+                (0..copies).step_by(step as usize).map(move |c| WorkItem {
+                    rows: row..row + 1,
+                    copies: c..c.saturating_add(step).min(copies),
+                })
+            })
+            .collect()
     }
 
     /// Whether a scheme pairs rows (MixGen).
@@ -244,38 +320,57 @@ impl Augmenter {
     /// so its decoded pixels are freed as soon as it is done (and are still in cache while
     /// it is worked on). MixGen needs the partner's pixels too, so with a mixing scheme a
     /// task does a pair of rows (2k, 2k+1: batches start at even rows).
-    fn row_outcomes(&self, view: &BatchView) -> Vec<Result<RowOutcome, String>> {
+    fn row_outcomes(&self, view: &BatchView, item: &WorkItem) -> Vec<Result<RowOutcome, String>> {
         let n = view.batch.num_rows();
         let unit = if self.mixes() { 2 } else { 1 };
-        (0..n.div_ceil(unit))
+        let first_unit = item.rows.start / unit;
+        (first_unit..item.rows.end.div_ceil(unit))
             .into_par_iter()
-            .flat_map_iter(|u| self.unit_outcomes(view, u * unit..((u + 1) * unit).min(n)))
+            .flat_map_iter(|u| {
+                let rows = u * unit..((u + 1) * unit).min(n);
+                let produce = rows.start.max(item.rows.start)..rows.end.min(item.rows.end);
+                self.unit_outcomes(view, rows, produce, item.copies.clone())
+            })
             .collect()
     }
 
-    /// [`Augmenter::row_outcomes`] of one task's rows (batch-local indices).
+    /// [`Augmenter::row_outcomes`] of one task's rows `rows` (batch-local indices), of
+    /// which it produces `produce` (the others are only MixGen partners) for `copies`.
     fn unit_outcomes(
         &self,
         view: &BatchView,
-        rows: std::ops::Range<usize>,
+        rows: Range<usize>,
+        produce: Range<usize>,
+        copies: Range<u32>,
     ) -> Vec<Result<RowOutcome, String>> {
         let mut prepared: Vec<Result<PreparedRow, String>> = rows
             .clone()
-            .map(|row| self.prepare(view.images.value(row), &view.row_context(row, self.mixes())))
+            .map(|row| {
+                let copies = if produce.contains(&row) {
+                    copies.clone()
+                } else {
+                    0..0
+                };
+                let context = view.row_context(row, self.mixes());
+                self.prepare(view.images.value(row), &context, copies)
+            })
             .collect();
         let unit_first_row = view.first_row + rows.start as u64;
-        let encoded: Vec<_> = (0..prepared.len())
+        let produced = produce.start - rows.start..produce.end - rows.start;
+        let encoded: Vec<_> = produced
+            .clone()
             .map(|i| {
                 // Each crop is used once: moved out, not copied.
                 let crops = match &mut prepared[i] {
                     Ok(row) => std::mem::take(&mut row.crops),
                     Err(_) => Vec::new(),
                 };
-                self.augment_and_encode(&prepared, i, unit_first_row, crops)
+                self.augment_and_encode(&prepared, i, unit_first_row, crops, copies.len())
             })
             .collect();
         prepared
             .into_iter()
+            .skip(produced.start)
             .zip(encoded)
             .map(|(row, encoded)| {
                 let row = row?;
@@ -294,12 +389,13 @@ impl Augmenter {
     fn keep_scheme_rows(
         &self,
         view: &BatchView,
+        item: &WorkItem,
         s: usize,
         outcomes: &mut [Result<RowOutcome, String>],
         rejects: &mut Vec<Reject>,
     ) -> KeptRows {
         let scheme = &self.schemes[s];
-        let copies = self.config.copies as usize;
+        let copies = item.copies.start as usize..item.copies.end as usize;
         let reject = |row: usize, copy: usize, stage: Stage, reason: String| Reject {
             source_file: view.file.source_file.clone(),
             source_row: view.source_row(row),
@@ -309,19 +405,20 @@ impl Augmenter {
             stage,
             reason,
         };
-        let mut kept = KeptRows::with_capacity(outcomes.len() * copies);
-        for (row, outcome) in outcomes.iter_mut().enumerate() {
+        let mut kept = KeptRows::with_capacity(outcomes.len() * copies.len());
+        for (i, outcome) in outcomes.iter_mut().enumerate() {
+            let row = item.rows.start + i;
             let outcome = match outcome {
                 Ok(o) => o,
                 Err(reason) => {
-                    for copy in 0..copies {
+                    for copy in copies.clone() {
                         rejects.push(reject(row, copy, Stage::Decode, reason.clone()));
                     }
                     continue;
                 }
             };
-            for copy in 0..copies {
-                let v = s * copies + copy;
+            for copy in copies.clone() {
+                let v = s * copies.len() + (copy - copies.start);
                 let variant = &outcome.variants[v];
                 match std::mem::replace(&mut outcome.encoded[v], Ok(Vec::new())) {
                     Ok(bytes) => {
@@ -354,11 +451,11 @@ impl Augmenter {
         i: usize,
         first_row: u64,
         crops: Vec<Option<RgbImage>>,
+        copies: usize,
     ) -> Vec<Result<Vec<u8>, (Stage, String)>> {
         let Ok(this) = &prepared[i] else {
             return Vec::new();
         };
-        let copies = self.config.copies as usize;
         this.variants
             .iter()
             .zip(crops)
@@ -722,5 +819,56 @@ mod tests {
         let both: Vec<Reject> = first.rejects.into_iter().chain(second.rejects).collect();
         assert_eq!(whole.rejects.len(), both.len());
         assert!(whole.rejects.iter().all(|r| both.contains(r)));
+    }
+
+    /// The outputs of `items` of `batch`, concatenated per scheme, and their rejects.
+    fn by_items(
+        augmenter: &Augmenter,
+        batch: &RecordBatch,
+        context: &FileContext,
+        items: &[WorkItem],
+    ) -> (Vec<RecordBatch>, Vec<Reject>) {
+        let outs: Vec<BatchOutput> = items
+            .iter()
+            .map(|item| augmenter.augment_part(batch, context, 0, item).unwrap())
+            .collect();
+        let batches = (0..augmenter.schemes.len())
+            .map(|s| {
+                let parts: Vec<&RecordBatch> = outs.iter().map(|o| &o.batches[s]).collect();
+                arrow::compute::concat_batches(&context.output_schema, parts).unwrap()
+            })
+            .collect();
+        (batches, outs.into_iter().flat_map(|o| o.rejects).collect())
+    }
+
+    #[test]
+    fn work_items_bound_the_outputs_and_give_the_same_rows_in_the_same_order() {
+        let mut config = Config::default();
+        config.image.size = 32;
+        config.copies = 3;
+        config.schemes = vec!["aligned".into(), "mixgen".into()];
+        let augmenter = augmenter(config);
+        let (batch, context) = batch_and_context();
+        let whole = augmenter.augment_batch(&batch, &context, 0).unwrap();
+        let per_output = 32 * 32 * 3;
+        // 2 schemes x 3 copies = 6 outputs per row; MixGen works on pairs of rows.
+        assert_eq!(augmenter.work_items(4, 1 << 30).len(), 1);
+        let pairs = augmenter.work_items(4, 12 * per_output);
+        assert_eq!(
+            pairs.iter().map(|i| i.rows.clone()).collect::<Vec<_>>(),
+            vec![0..2, 2..4]
+        );
+        // Less than a pair's outputs: one row at a time, two copies (4 outputs) at a time.
+        let runs = augmenter.work_items(4, 5 * per_output);
+        assert_eq!(runs.len(), 8);
+        assert_eq!((runs[0].rows.clone(), runs[0].copies.clone()), (0..1, 0..2));
+        assert_eq!((runs[1].rows.clone(), runs[1].copies.clone()), (0..1, 2..3));
+        assert_eq!((runs[7].rows.clone(), runs[7].copies.clone()), (3..4, 2..3));
+        for items in [pairs, runs, augmenter.work_items(4, 1)] {
+            let (batches, rejects) = by_items(&augmenter, &batch, &context, &items);
+            assert_eq!(batches, whole.batches, "{items:?}");
+            assert_eq!(rejects.len(), whole.rejects.len());
+            assert!(rejects.iter().all(|r| whole.rejects.contains(r)));
+        }
     }
 }

@@ -23,7 +23,8 @@ use super::target::Target;
 use super::writer::{spawn_writer, WriteMsg, Written};
 use super::{
     drift, load_tokenizer, round_to, AugmentError, Augmenter, BadFilePolicy, BatchOutput,
-    FileContext, PlannedFile, RunError, RunOptions, RunStatus, RunSummary,
+    FileContext, PlannedFile, RunError, RunOptions, RunStatus, RunSummary, WorkItem,
+    WORK_ITEM_BYTES,
 };
 use crate::layout::{now_micros, part_stem};
 use crate::lineage::RunStamp;
@@ -135,7 +136,9 @@ impl Job<'_> {
     ) -> Result<Started, RunError> {
         let config = &self.opts.config;
         let (read_tx, read_rx) = sync_channel::<ReadMsg>(2);
-        let reader = spawn_reader(plans, self.opts.batch_size, read_tx)
+        // Rounding the batch size up to even must not overflow, whatever the caller gave.
+        let batch_size = self.opts.batch_size.min(usize::MAX / 4);
+        let reader = spawn_reader(plans, batch_size, read_tx)
             .map_err(|e| RunError::Thread(format!("cannot start the reader thread: {e}")))?;
         let threads = self.opts.threads.unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -394,28 +397,29 @@ impl Dispatch {
                         first_row,
                         batch,
                     } => {
-                        let rows = batch.num_rows() as u64;
-                        let (tx, out) = sync_channel(1);
-                        let context = self.contexts[file].clone();
-                        scope.spawn(move |_| {
-                            let out = augment_caught(augmenter, &batch, &context, first_row);
-                            // The receiver is gone only when the run already failed.
-                            let _ = tx.send(out);
-                        });
-                        queue.push_back(InFlight::Batch { file, rows, out });
+                        // Cut into work items of bounded output, each in flight on its own.
+                        for item in augmenter.work_items(batch.num_rows(), WORK_ITEM_BYTES) {
+                            // A row counts once, with its first copies.
+                            let rows = if item.copies.start == 0 {
+                                item.rows.len() as u64
+                            } else {
+                                0
+                            };
+                            let (tx, out) = sync_channel(1);
+                            let (context, batch) = (self.contexts[file].clone(), batch.clone());
+                            scope.spawn(move |_| {
+                                let out =
+                                    augment_caught(augmenter, &batch, &context, first_row, &item);
+                                // The receiver is gone only when the run already failed.
+                                let _ = tx.send(out);
+                            });
+                            queue.push_back(InFlight::Batch { file, rows, out });
+                            self.handle_ready(&mut queue, window)?;
+                        }
                     }
                     ReadMsg::Event(event) => queue.push_back(InFlight::Event(event)),
                 }
-                // Handle what is at the front once the window is full; events at the
-                // front (everything before them is handled) go at once.
-                while let Some(front) = queue.front() {
-                    if matches!(front, InFlight::Batch { .. }) && batches_in(&queue) < window {
-                        break;
-                    }
-                    if let Some(item) = queue.pop_front() {
-                        self.handle(item)?;
-                    }
-                }
+                self.handle_ready(&mut queue, window)?;
             }
             queue.into_iter().try_for_each(|item| self.handle(item))?;
             // The reader ends every file with an event; one missing means rows unaccounted.
@@ -427,6 +431,24 @@ impl Dispatch {
                 None => Ok(()),
             }
         })
+    }
+
+    /// Handle what is at the front of `queue` once `window` batches are in flight; events
+    /// at the front (everything before them is handled) go at once.
+    fn handle_ready(
+        &mut self,
+        queue: &mut VecDeque<InFlight>,
+        window: usize,
+    ) -> Result<(), RunError> {
+        while let Some(front) = queue.front() {
+            if matches!(front, InFlight::Batch { .. }) && batches_in(queue) < window {
+                break;
+            }
+            if let Some(item) = queue.pop_front() {
+                self.handle(item)?;
+            }
+        }
+        Ok(())
     }
 
     fn handle(&mut self, item: InFlight) -> Result<(), RunError> {
@@ -508,15 +530,16 @@ fn augment_caught(
     batch: &arrow::array::RecordBatch,
     context: &FileContext,
     first_row: u64,
+    item: &WorkItem,
 ) -> Result<BatchOutput, AugmentError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        augmenter.augment_batch(batch, context, first_row)
+        augmenter.augment_part(batch, context, first_row, item)
     }))
     .unwrap_or_else(|payload| {
         Err(AugmentError::Panicked {
             file: context.source_file.clone(),
-            first_row,
-            end_row: first_row + batch.num_rows() as u64,
+            first_row: first_row + item.rows.start as u64,
+            end_row: first_row + item.rows.end as u64,
             message: super::error::panic_message(payload.as_ref()),
         })
     })

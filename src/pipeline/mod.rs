@@ -30,7 +30,7 @@ mod target;
 mod writer;
 
 pub use crate::layout::{Reject, Stage};
-pub use augment::{output_schema, Augmenter, BatchOutput, FileContext};
+pub use augment::{output_schema, Augmenter, BatchOutput, FileContext, WorkItem, WORK_ITEM_BYTES};
 pub use error::{AugmentError, ConfigMismatch, CountMismatch, RowsMissing, RunError};
 pub use plan::{check_unique_keys, plan_inputs, render_plan, PlannedFile};
 pub use summary::{RunStatus, RunSummary};
