@@ -754,7 +754,10 @@ fn a_panic_on_the_writer_thread_fails_the_run() {
     let out = dir.path().join("out");
     let (code, stderr, _) = run_panicking("write-batch:1", &[&a], &out, &[]);
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("the writer failed"), "{stderr}");
+    assert!(
+        stderr.contains("the writer failed on the output of") && stderr.contains("a.parquet"),
+        "{stderr}"
+    );
     // Nothing was committed: a rerun does the file.
     let (code, stderr, json) = run_panicking("none", &[&a], &out, &[]);
     assert_eq!(code, Some(0), "{stderr}");

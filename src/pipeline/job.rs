@@ -479,7 +479,11 @@ impl Dispatch {
     }
 
     fn batch_done(&mut self, file: usize, rows: u64, out: BatchOutput) -> Result<(), RunError> {
-        let file_id = self.tally.file(file).stem.clone();
+        let task = self.tally.file(file);
+        let (file_id, source) = (
+            task.stem.clone(),
+            Arc::<str>::from(task.identity.path.as_str()),
+        );
         let written = self
             .schemes
             .iter()
@@ -488,6 +492,7 @@ impl Dispatch {
         self.tally.batch_done(file, rows, written, out.rejects);
         for (scheme, batch) in self.schemes.iter().zip(out.batches) {
             self.send(WriteMsg::Batch {
+                source: source.clone(),
                 file_id: file_id.clone(),
                 scheme: scheme.clone(),
                 batch,
@@ -509,8 +514,9 @@ impl Dispatch {
         if self.on_bad_file == BadFilePolicy::Fail {
             return Err(error);
         }
-        let file_id = self.tally.file(file).stem.clone();
-        self.send(WriteMsg::Discard { file_id })?;
+        let task = self.tally.file(file);
+        let (file_id, source) = (task.stem.clone(), task.identity.path.clone());
+        self.send(WriteMsg::Discard { source, file_id })?;
         let unread = self.tally.file_failed(file, reason);
         self.bar.inc(unread);
         Ok(())

@@ -14,16 +14,17 @@ use crate::write::DatasetWriter;
 
 /// What the main thread sends the writer, in order.
 pub(super) enum WriteMsg {
-    /// Output rows of one scheme, of the file whose parts are named `file_id`.
+    /// Output rows of one scheme, of the input `source` whose parts are named `file_id`.
     Batch {
+        source: Arc<str>,
         file_id: String,
         scheme: String,
         batch: RecordBatch,
     },
     /// Publish and commit a chunk (or the rest) of a file.
     Commit(Box<ChunkCommit>),
-    /// Drop what is staged of a file that failed.
-    Discard { file_id: String },
+    /// Drop what is staged of the input `source` that failed.
+    Discard { source: String, file_id: String },
 }
 
 /// What the writer thread hands back: the state with this run's commits, and what it
@@ -76,11 +77,11 @@ impl WriteMsg {
     /// What the message is about, for an error message.
     fn describe(&self) -> String {
         match self {
-            WriteMsg::Batch {
-                file_id, scheme, ..
-            } => format!("the parts of input {file_id}, scheme {scheme}"),
+            WriteMsg::Batch { source, scheme, .. } => {
+                format!("the output of {source}, scheme {scheme}")
+            }
             WriteMsg::Commit(c) => format!("the commit of {}", c.identity.path),
-            WriteMsg::Discard { file_id } => format!("discarding the parts of input {file_id}"),
+            WriteMsg::Discard { source, .. } => format!("discarding the output of {source}"),
         }
     }
 }
@@ -92,6 +93,7 @@ impl Written {
                 file_id,
                 scheme,
                 batch,
+                ..
             } => {
                 crate::crash::panic_point("write-batch");
                 Ok(self.writer.write(&file_id, &scheme, &batch)?)
@@ -103,7 +105,7 @@ impl Written {
                 self.rejects_files.extend(rejects);
                 Ok(())
             }
-            WriteMsg::Discard { file_id } => Ok(self.writer.discard_file(&file_id)?),
+            WriteMsg::Discard { file_id, .. } => Ok(self.writer.discard_file(&file_id)?),
         }
     }
 }
