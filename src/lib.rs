@@ -1,26 +1,45 @@
 //! lakeaug: batch augmentation of image-text pairs stored in Parquet.
 //!
-//! The crate is laid out the way data flows through a run:
+//! The crate is laid out the way data flows through a run, each module importing only
+//! from those listed before it (no cycles):
 //!
-//! - [`read`]: finds input files (files, folders with hive partitions, globs) and streams
-//!   their rows as Arrow record batches with only the needed columns.
+//! - [`crash`]: named crash points for the crash-safety tests.
+//! - [`rng`]: per-row seeds, so results never depend on threads or batching.
 //! - [`kernels`]: pure functions over pixels, captions and tokens (`image`, `text`,
 //!   `tokens`). No hidden state, nulls handled explicitly.
-//! - [`schemes`]: named augmentation schemes; each samples its parameters per row
-//!   and composes kernels.
-//! - [`rng`]: per-row seeds, so results never depend on threads or batching.
+//! - [`config`] and [`schemes`]: the TOML configuration and the named augmentation
+//!   schemes; each samples its parameters per row and composes kernels.
 //! - [`lineage`]: the `source_*`, `aug_*` and run columns that make every row traceable.
-//! - [`write`]: Parquet output, staging and atomic publication, rejects, run manifest.
-//! - [`pipeline`]: the `lakeaug run` job tying these together.
+//! - [`layout`]: the output's layout, defined once: file ids and part names, the columns
+//!   added to every row (tokens, lineage), the rejects table, timestamps.
+//! - [`store`]: the output location, a local folder (`store/local.rs`) or an S3 prefix
+//!   (`store/s3.rs`), with atomic writes.
+//! - [`read`]: finds input files (files, folders with hive partitions, globs) and streams
+//!   their rows as Arrow record batches with only the needed columns.
+//! - [`state`]: what an output already holds (processed files and their identity, config)
+//!   and the run lock, for incremental, resumable runs.
+//! - [`write`]: Parquet part files, staging, rejects table, run manifest, `--full` swap.
+//! - [`pipeline`]: the `lakeaug run` job tying these together:
+//!
+//! ```text
+//! run: lock + recover the output (target) ─▶ plan inputs against the state (plan)
+//!   ─▶ open inputs, check schema drift (inputs, drift)
+//!   ─▶ reader thread: batches cut at chunk boundaries + file events (reader)
+//!   ─▶ worker pool: Augmenter::augment_batch(batch, file context) -> batches + rejects
+//!   ─▶ main thread: the run tally, in reading order (tally)
+//!   ─▶ writer thread: parts, then publish + commit per chunk / file (writer, commit)
+//!   ─▶ manifest; `--full` swap (target)
+//! ```
 //! - [`sql`]: DataFusion tables and UDFs behind `lakeaug query`.
-//! - [`state`]: what an output already holds (processed files, config) and the run lock,
-//!   for incremental, resumable runs.
-//! - [`store`]: the output location, a local folder or an S3 prefix.
-//! - [`config`]: the TOML configuration and its defaults.
+
+// Every `unsafe` block says why it is sound. A warning, not an error, until
+// src/read/mapped.rs's signal-handler blocks have their notes.
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod config;
 pub mod crash;
 pub mod kernels;
+pub mod layout;
 pub mod lineage;
 pub mod pipeline;
 pub mod read;

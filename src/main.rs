@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lakeaug::config::{Config, FormatSetting, ResizeSetting, MAX_COPIES, MAX_IMAGE_SIZE};
-use lakeaug::pipeline::{run, BadFilePolicy, RunOptions, RunStatus, RunSummary};
+use lakeaug::pipeline::{run, BadFilePolicy, RunError, RunOptions, RunStatus, RunSummary};
 
 /// Exit codes of `lakeaug run`, for schedulers (documented in the README and `run --help`).
 mod exit {
@@ -263,7 +263,7 @@ fn run_command(args: &RunArgs) -> anyhow::Result<RunSummary> {
     opts.verify_footers = args.verify_footers;
     opts.chunk_rows = args.chunk_rows;
     opts.progress = !args.quiet && !args.dry_run && std::io::stderr().is_terminal();
-    run(&opts)
+    Ok(run(&opts)?)
 }
 
 /// The `--input` folders that hold `--output` (local paths only). Discovery skips
@@ -296,7 +296,12 @@ fn run_main(args: &RunArgs) -> u8 {
     let code = match &result {
         Ok(s) if s.status == RunStatus::NothingToDo => exit::NOTHING_TO_DO,
         Ok(_) => exit::SUCCESS,
-        Err(e) if e.downcast_ref::<lakeaug::state::lock::Locked>().is_some() => exit::LOCKED,
+        Err(e)
+            if e.downcast_ref::<RunError>()
+                .is_some_and(RunError::is_locked) =>
+        {
+            exit::LOCKED
+        }
         Err(e) if e.downcast_ref::<InvalidOptions>().is_some() => exit::USAGE,
         Err(_) => exit::FAILURE,
     };
@@ -324,7 +329,7 @@ fn run_main(args: &RunArgs) -> u8 {
             })),
         }
         .expect("summary serializes");
-        if let Err(e) = lakeaug::write::write_atomic(path, json.as_bytes()) {
+        if let Err(e) = lakeaug::store::write_atomic(path, json.as_bytes()) {
             eprintln!("error: cannot write --summary-json {}: {e}", path.display());
             return exit::FAILURE;
         }

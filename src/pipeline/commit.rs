@@ -15,19 +15,20 @@
 
 use std::collections::BTreeMap;
 
-use super::Reject;
-use crate::state::{journal, FileRecord, Partial, State};
+use crate::layout::{part_stem, rejects_rel, Reject};
+use crate::state::{add_counts, journal, FileIdentity, FileRecord, Partial, SchemeCounts, State};
 use crate::store::Store;
-use crate::write::dataset::part_stem;
-use crate::write::manifest::SchemeCounts;
 use crate::write::rejects::rejects_parquet;
 use crate::write::DatasetWriter;
 
 /// What the main thread hands the writer when a chunk or a whole input file is done.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChunkCommit {
-    /// The file's identity (key, path, size, time, ETag, footer fingerprint); rows, counts
-    /// and outputs are filled in here from this chunk and what was committed before.
-    pub identity: FileRecord,
+    /// The file's key, and which processing of it this is.
+    pub key: String,
+    pub generation: u32,
+    /// Which version of the file was read.
+    pub identity: FileIdentity,
     /// First row of this chunk, and the chunk size (chunks start at multiples of it).
     pub first_row: u64,
     pub chunk_rows: u64,
@@ -39,30 +40,25 @@ pub struct ChunkCommit {
     pub rows_done: Option<u64>,
 }
 
-/// `_rejects/part-<file id>-g<gen>-<chunk>.parquet`: one chunk's rejected rows (chunk 0 is
-/// the whole of a file smaller than a chunk).
-fn rejects_rel(stem: &str, chunk: u64) -> String {
-    format!("_rejects/part-{stem}-{chunk:05}.parquet")
-}
-
-fn same_identity(a: &FileRecord, b: &FileRecord) -> bool {
-    a.key == b.key
-        && a.generation == b.generation
-        && a.size == b.size
-        && a.modified_us == b.modified_us
-        && a.etag == b.etag
-        && a.footer_fingerprint == b.footer_fingerprint
+/// Whether `record` is of the very processing `c` continues: same key and generation,
+/// same file content.
+fn same_processing(record: &FileRecord, c: &ChunkCommit) -> bool {
+    record.key == c.key
+        && record.generation == c.generation
+        && record.identity.same_content(&c.identity)
 }
 
 /// What is already committed of this very file (same identity and generation, partly
 /// done) to build on; what a previous version of it left that is to be deleted when this
 /// one completes; and which of those are its last complete version (still what a
 /// snapshot shows).
-fn base_of(state: &State, identity: &FileRecord) -> (Option<FileRecord>, Vec<String>, Vec<String>) {
-    match state.files.get(&identity.key) {
-        Some(r) if r.partial.is_some() && same_identity(r, identity) => {
-            let p = r.partial.as_ref().expect("checked");
-            (Some(r.clone()), p.replaces.clone(), p.visible.clone())
+fn base_of(state: &State, c: &ChunkCommit) -> (Option<FileRecord>, Vec<String>, Vec<String>) {
+    match state.files.get(&c.key) {
+        Some(r) if same_processing(r, c) && r.partial.is_some() => {
+            let p = r.partial.as_ref().map_or((Vec::new(), Vec::new()), |p| {
+                (p.replaces.clone(), p.visible.clone())
+            });
+            (Some(r.clone()), p.0, p.1)
         }
         Some(old) => (
             None,
@@ -87,9 +83,9 @@ pub fn commit_chunk(
     state: &mut State,
     run_id: &str,
     c: ChunkCommit,
-) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    let key = c.identity.key.clone();
-    let stem = part_stem(&key, c.identity.generation);
+) -> Result<(Vec<String>, Vec<String>), super::RunError> {
+    let key = c.key.clone();
+    let stem = part_stem(&key, c.generation);
     let finished = c.rows_done.is_none();
     let (parts, next_seq) = if finished {
         (writer.finish_file(&stem)?, BTreeMap::new())
@@ -98,7 +94,7 @@ pub fn commit_chunk(
     };
     let rejects_file =
         (!c.rejects.is_empty()).then(|| rejects_rel(&stem, c.first_row / c.chunk_rows.max(1)));
-    let (base, mut replaces, visible) = base_of(state, &c.identity);
+    let (base, mut replaces, visible) = base_of(state, &c);
 
     let mut may_leave: Vec<String> = parts.iter().map(|p| p.relative.clone()).collect();
     may_leave.extend(rejects_file.iter().cloned());
@@ -121,21 +117,17 @@ pub fn commit_chunk(
         rejects.push(rel);
     }
 
-    let mut record = base.unwrap_or_else(|| FileRecord {
-        rows: 0,
-        outputs: Vec::new(),
-        rejects: Vec::new(),
-        per_scheme: BTreeMap::new(),
-        partial: None,
-        ..c.identity.clone()
+    let mut record = base.unwrap_or_else(|| {
+        FileRecord::empty(
+            c.key.clone(),
+            c.generation,
+            c.identity.clone(),
+            run_id.to_string(),
+        )
     });
     record.run_id = run_id.to_string();
     record.rows += c.rows;
-    for (scheme, n) in &c.counts {
-        let t = record.per_scheme.entry(scheme.clone()).or_default();
-        t.written += n.written;
-        t.rejected += n.rejected;
-    }
+    add_counts(&mut record.per_scheme, &c.counts);
     for p in published.iter().chain(&rejects) {
         if !record.outputs.contains(p) && !record.rejects.contains(p) {
             if p.starts_with("_rejects/") {

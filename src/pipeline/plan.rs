@@ -2,8 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::bail;
-
 use crate::config::Columns;
 use crate::read::{InputFile, OpenedInput};
 use crate::state::{Plan, State};
@@ -16,16 +14,16 @@ pub struct PlannedFile {
 }
 
 /// Two inputs with the same key would write the same part names: refuse, naming both.
-pub fn check_unique_keys(files: &[InputFile]) -> anyhow::Result<()> {
+pub fn check_unique_keys(files: &[InputFile]) -> Result<(), super::RunError> {
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
     for f in files {
         if let Some(other) = seen.insert(&f.key, &f.display) {
-            bail!(
+            return Err(super::RunError::Inputs(format!(
                 "{} and {} have the same relative path {:?} below their --input roots, so their outputs would collide; give their common parent folder as --input instead",
                 other,
                 f.display,
                 f.key
-            );
+            )));
         }
     }
     Ok(())
@@ -57,7 +55,7 @@ pub fn plan_inputs(
                     state
                         .files
                         .get(&file.key)
-                        .is_some_and(|r| r.footer_fingerprint == o.footer_fingerprint())
+                        .is_some_and(|r| r.identity.footer_fingerprint == o.footer_fingerprint())
                 });
                 if !same {
                     plan = Plan::Changed;

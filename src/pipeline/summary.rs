@@ -46,7 +46,7 @@ pub struct SummaryJson<'a> {
     pub rows_read: u64,
     pub rows_written: u64,
     pub rows_rejected: u64,
-    pub per_scheme: &'a std::collections::BTreeMap<String, crate::write::manifest::SchemeCounts>,
+    pub per_scheme: &'a std::collections::BTreeMap<String, crate::state::SchemeCounts>,
     pub rejects_files: &'a [String],
     pub planning_secs: f64,
     pub duration_secs: f64,

@@ -325,10 +325,7 @@ pub fn fetch_remote(file: &mut InputFile, dir: &Path) -> anyhow::Result<()> {
         })
         .with_context(|| format!("cannot download {url}"))?;
     std::fs::create_dir_all(dir)?;
-    let local = dir.join(format!(
-        "{}.parquet",
-        crate::write::dataset::file_id(&file.key)
-    ));
+    let local = dir.join(format!("{}.parquet", crate::layout::file_id(&file.key)));
     std::fs::write(&local, &bytes).with_context(|| format!("cannot write {}", local.display()))?;
     file.path = local;
     Ok(())

@@ -212,15 +212,14 @@ async fn listing_table(
 /// The lakeaug columns of `augmented` (without input columns), used when no
 /// partition file exists yet: the writer's own token and lineage fields, plus `scheme`.
 pub fn lineage_schema() -> SchemaRef {
-    let mut fields = crate::pipeline::token_fields();
-    fields.extend(crate::lineage::lineage_fields());
+    let mut fields = crate::layout::added_fields();
     fields.push(Field::new("scheme", DataType::Utf8, true));
     Arc::new(Schema::new(fields))
 }
 
 /// Schema of `DIR/_rejects/part-*.parquet` (as the writer defines it).
 pub fn rejects_schema() -> SchemaRef {
-    crate::write::rejects::rejects_schema()
+    crate::layout::rejects_schema()
 }
 
 /// A parsed run manifest and where it was read from.

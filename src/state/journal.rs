@@ -10,12 +10,11 @@
 //! rerun writes other names (another `--chunk-rows`, a file changed again), no part of
 //! an uncommitted or superseded generation survives.
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::State;
+use super::{from_json, to_json, State, StateError};
+use crate::layout::file_id;
 use crate::store::Store;
-use crate::write::dataset::file_id;
 
 pub const INTENTS_DIR: &str = "_lakeaug/state/intents";
 
@@ -30,23 +29,23 @@ fn intent_path(key: &str) -> String {
 }
 
 /// Note that the step about to run for input `key` may leave `files` behind.
-pub fn announce(store: &dyn Store, key: &str, files: &[String]) -> anyhow::Result<()> {
+pub fn announce(store: &dyn Store, key: &str, files: &[String]) -> Result<(), StateError> {
     let intent = Intent {
         key: key.to_string(),
         files: files.to_vec(),
     };
-    store.put(&intent_path(key), &serde_json::to_vec(&intent)?)
+    Ok(store.put(&intent_path(key), &to_json(&intent, "an intent", false)?)?)
 }
 
 /// The step for `key` is done: everything it named is committed or deleted.
-pub fn clear(store: &dyn Store, key: &str) -> anyhow::Result<()> {
-    store.delete(&intent_path(key))
+pub fn clear(store: &dyn Store, key: &str) -> Result<(), StateError> {
+    Ok(store.delete(&intent_path(key))?)
 }
 
 /// Finish what killed runs left: delete the files their notes name that `state` (the
 /// committed records) does not account for, then the notes. Returns the files deleted.
 /// Call with the lock held, before anything is written.
-pub fn recover(store: &dyn Store, state: &State) -> anyhow::Result<usize> {
+pub fn recover(store: &dyn Store, state: &State) -> Result<usize, StateError> {
     let mut deleted = 0;
     for note in store.list(INTENTS_DIR)? {
         if !note.rel.ends_with(".json") {
@@ -55,13 +54,12 @@ pub fn recover(store: &dyn Store, state: &State) -> anyhow::Result<usize> {
         let Some(bytes) = store.get(&note.rel)? else {
             continue;
         };
-        let intent: Intent = serde_json::from_slice(&bytes).with_context(|| {
-            format!(
-                "{}/{} is damaged; remove it (and any part files of its input that no state record lists)",
-                store.describe(),
-                note.rel
-            )
-        })?;
+        let intent: Intent = from_json(
+            &bytes,
+            store,
+            &note.rel,
+            "; remove it (and any part files of its input that no state record lists)",
+        )?;
         let record = state.files.get(&intent.key);
         for f in &intent.files {
             if !record.is_some_and(|r| r.referenced().any(|x| x == f)) {
@@ -77,18 +75,20 @@ pub fn recover(store: &dyn Store, state: &State) -> anyhow::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{FileRecord, Partial};
+    use crate::state::{FileIdentity, FileRecord, Partial};
     use crate::store::LocalStore;
 
     fn record(outputs: &[&str], partial: Option<Partial>) -> FileRecord {
         FileRecord {
             key: "a.parquet".into(),
             generation: 2,
-            path: "a.parquet".into(),
-            size: 1,
-            modified_us: Some(1),
-            etag: None,
-            footer_fingerprint: "f".into(),
+            identity: FileIdentity {
+                path: "a.parquet".into(),
+                size: 1,
+                modified_us: Some(1),
+                etag: None,
+                footer_fingerprint: "f".into(),
+            },
             rows: 1,
             outputs: outputs.iter().map(|s| s.to_string()).collect(),
             rejects: vec![],

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::{to_json, StateError};
+use crate::layout::rfc3339_micros;
 use crate::store::Store;
-use crate::write::manifest::rfc3339_micros;
 
 pub const LOCK_PATH: &str = "_lakeaug/lock.json";
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
@@ -35,6 +36,30 @@ pub struct Locked {
     pub holder: LockInfo,
 }
 
+/// Why the lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another live run holds it.
+    #[error(transparent)]
+    Locked(#[from] Locked),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{location} is not a lakeaug lock; remove it if no run is active")]
+    NotALock {
+        location: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{location}: could not take the lock (it keeps changing)")]
+    KeepsChanging { location: String },
+}
+
+impl From<crate::store::StoreError> for LockError {
+    fn from(e: crate::store::StoreError) -> LockError {
+        LockError::State(e.into())
+    }
+}
+
 /// This machine's host name.
 pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -48,7 +73,12 @@ pub fn host_name() -> String {
 /// Whether process `pid` exists on this machine.
 fn pid_alive(pid: u32) -> bool {
     // Signal 0 checks existence only; EPERM means it exists but is not ours.
-    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill(2) with signal 0 sends nothing and touches no memory of ours; it only
+    // reports whether `pid` exists. It is sound for any pid value.
+    let r = unsafe { libc::kill(pid, 0) };
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
@@ -102,7 +132,7 @@ fn refresh(store: &dyn Store, info: &LockInfo) -> bool {
 
 impl RunLock {
     /// Take the lock of the output at `store` for `run_id`, or fail naming the holder.
-    pub fn acquire(store: Arc<dyn Store>, run_id: &str) -> anyhow::Result<RunLock> {
+    pub fn acquire(store: Arc<dyn Store>, run_id: &str) -> Result<RunLock, LockError> {
         let host = host_name();
         let info = LockInfo {
             run_id: run_id.to_string(),
@@ -111,7 +141,7 @@ impl RunLock {
             started_at: rfc3339_micros(now_us()),
             heartbeat_us: now_us(),
         };
-        let bytes = serde_json::to_vec_pretty(&info)?;
+        let bytes = to_json(&info, "the lock", true)?;
         for _ in 0..3 {
             if store.put_if_absent(LOCK_PATH, &bytes)? {
                 return Ok(RunLock::start(store, info, None));
@@ -121,10 +151,12 @@ impl RunLock {
             };
             let holder: LockInfo = match serde_json::from_slice(&held) {
                 Ok(h) => h,
-                Err(e) => anyhow::bail!(
-                    "{}/{LOCK_PATH} is not a lakeaug lock ({e}); remove it if no run is active",
-                    store.describe()
-                ),
+                Err(source) => {
+                    return Err(LockError::NotALock {
+                        location: format!("{}/{LOCK_PATH}", store.describe()),
+                        source,
+                    })
+                }
             };
             if holder.run_id == run_id {
                 return Ok(RunLock::start(store, info, None));
@@ -145,10 +177,9 @@ impl RunLock {
                 return Ok(RunLock::start(store, info, Some(holder)));
             }
         }
-        anyhow::bail!(
-            "{}/{LOCK_PATH}: could not take the lock (it keeps changing)",
-            store.describe()
-        )
+        Err(LockError::KeepsChanging {
+            location: format!("{}/{LOCK_PATH}", store.describe()),
+        })
     }
 
     fn start(store: Arc<dyn Store>, info: LockInfo, took_over: Option<LockInfo>) -> RunLock {
@@ -194,17 +225,17 @@ impl RunLock {
 
     /// Write this lock into another store too (the sibling folder a `--full` run builds,
     /// which becomes the output when swapped in).
-    pub fn copy_to(&self, other: &dyn Store) -> anyhow::Result<()> {
-        other.put(LOCK_PATH, &serde_json::to_vec_pretty(&self.info)?)
+    pub fn copy_to(&self, other: &dyn Store) -> Result<(), StateError> {
+        Ok(other.put(LOCK_PATH, &to_json(&self.info, "the lock", true)?)?)
     }
 
     /// Release the lock if it is still ours.
-    pub fn release(mut self) -> anyhow::Result<()> {
+    pub fn release(mut self) -> Result<(), StateError> {
         self.stop_heartbeat();
         self.remove_if_ours()
     }
 
-    fn remove_if_ours(&self) -> anyhow::Result<()> {
+    fn remove_if_ours(&self) -> Result<(), StateError> {
         if let Some(b) = self.store.get(LOCK_PATH)? {
             if serde_json::from_slice::<LockInfo>(&b).is_ok_and(|h| h.run_id == self.info.run_id) {
                 self.store.delete(LOCK_PATH)?;
@@ -241,7 +272,9 @@ mod tests {
         let Err(err) = RunLock::acquire(store(dir.path()), "run-b") else {
             panic!("a second run got the lock");
         };
-        let locked = err.downcast_ref::<Locked>().expect("a Locked error");
+        let LockError::Locked(locked) = &err else {
+            panic!("not a Locked error: {err}");
+        };
         assert_eq!(locked.holder.run_id, "run-a");
         let msg = err.to_string();
         assert!(

@@ -27,12 +27,60 @@ pub mod lock;
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::read::InputFile;
-use crate::store::Store;
-use crate::write::manifest::SchemeCounts;
+use crate::store::{Store, StoreError};
+
+/// Why the state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A state object that is not what lakeaug wrote.
+    #[error("{location} is damaged{advice}")]
+    Damaged {
+        location: String,
+        /// What to do about it (empty, or starting with `; `).
+        advice: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot encode {what} as JSON")]
+    Encode {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// `value` as JSON (`pretty`: indented, for files people read).
+pub(crate) fn to_json<T: Serialize>(
+    value: &T,
+    what: &'static str,
+    pretty: bool,
+) -> Result<Vec<u8>, StateError> {
+    let json = if pretty {
+        serde_json::to_vec_pretty(value)
+    } else {
+        serde_json::to_vec(value)
+    };
+    json.map_err(|source| StateError::Encode { what, source })
+}
+
+/// The JSON object at `rel` of `store`, decoded; damaged if it is not a `T`.
+fn from_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    store: &dyn Store,
+    rel: &str,
+    advice: &'static str,
+) -> Result<T, StateError> {
+    serde_json::from_slice(bytes).map_err(|source| StateError::Damaged {
+        location: format!("{}/{rel}", store.describe()),
+        advice,
+        source,
+    })
+}
 
 pub const DATASET_PATH: &str = "_lakeaug/state/dataset.json";
 pub const SNAPSHOT_PATH: &str = "_lakeaug/state/files.json";
@@ -52,15 +100,36 @@ pub struct DatasetState {
     pub input_columns: Option<Vec<String>>,
 }
 
-/// One processed input file: its identity when processed, and what it produced.
+/// Rows written and rejected, of one scheme.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SchemeCounts {
+    pub written: u64,
+    pub rejected: u64,
+}
+
+impl SchemeCounts {
+    /// Add `other`'s counts to these.
+    pub fn add(&mut self, other: &SchemeCounts) {
+        self.written += other.written;
+        self.rejected += other.rejected;
+    }
+}
+
+/// Add every scheme's counts of `from` to `into`.
+pub fn add_counts(
+    into: &mut BTreeMap<String, SchemeCounts>,
+    from: &BTreeMap<String, SchemeCounts>,
+) {
+    for (scheme, c) in from {
+        into.entry(scheme.clone()).or_default().add(c);
+    }
+}
+
+/// Which version of an input file was processed: what tells a changed file from the same
+/// one. Written flattened into its [`FileRecord`] (the fields sit at the record's top
+/// level, as before this type existed).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct FileRecord {
-    /// The file's key (path relative to its `--input` root); part names derive from it.
-    pub key: String,
-    /// Which processing of this file `outputs` and `rejects` come from (1 for the first;
-    /// 0 in records written before generations existed). Part names carry it.
-    #[serde(default)]
-    pub generation: u32,
+pub struct FileIdentity {
     /// The path as found from `--input` (what `source_file` holds).
     pub path: String,
     pub size: u64,
@@ -70,6 +139,53 @@ pub struct FileRecord {
     /// Object store entity tag.
     pub etag: Option<String>,
     pub footer_fingerprint: String,
+}
+
+impl FileIdentity {
+    /// The identity of a listed input file whose footer has fingerprint `footer_fingerprint`.
+    pub fn of(file: &InputFile, footer_fingerprint: String) -> FileIdentity {
+        FileIdentity {
+            path: file.display.clone(),
+            size: file.size,
+            modified_us: file.modified.and_then(micros),
+            etag: file.etag.clone(),
+            footer_fingerprint,
+        }
+    }
+
+    /// True when both describe the same content (size, time, ETag and footer; the path it
+    /// was reached by may differ).
+    pub fn same_content(&self, other: &FileIdentity) -> bool {
+        self.size == other.size
+            && self.modified_us == other.modified_us
+            && self.etag == other.etag
+            && self.footer_fingerprint == other.footer_fingerprint
+    }
+
+    /// True when `file` is, by its listing alone (size, then ETag or modification time),
+    /// the file this identity describes. Reads nothing.
+    pub fn same_listing(&self, file: &InputFile) -> bool {
+        if self.size != file.size {
+            return false;
+        }
+        match (&self.etag, &file.etag) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.modified_us.is_some() && self.modified_us == file.modified.and_then(micros),
+        }
+    }
+}
+
+/// One processed input file: its identity when processed, and what it produced.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileRecord {
+    /// The file's key (path relative to its `--input` root); part names derive from it.
+    pub key: String,
+    /// Which processing of this file `outputs` and `rejects` come from (1 for the first;
+    /// 0 in records written before generations existed). Part names carry it.
+    #[serde(default)]
+    pub generation: u32,
+    #[serde(flatten)]
+    pub identity: FileIdentity,
     pub rows: u64,
     /// Published part files, relative to the output root.
     pub outputs: Vec<String>,
@@ -122,16 +238,29 @@ impl FileRecord {
         self.outputs.iter().chain(&self.rejects).chain(replaced)
     }
 
-    /// True when `file` is, by its listing alone (size, then ETag or modification time),
-    /// the file this record describes. Reads nothing.
+    /// A record of `identity` with nothing committed yet.
+    pub fn empty(
+        key: String,
+        generation: u32,
+        identity: FileIdentity,
+        run_id: String,
+    ) -> FileRecord {
+        FileRecord {
+            key,
+            generation,
+            identity,
+            rows: 0,
+            outputs: Vec::new(),
+            rejects: Vec::new(),
+            per_scheme: BTreeMap::new(),
+            run_id,
+            partial: None,
+        }
+    }
+
+    /// True when `file` is, by its listing alone, the file this record describes.
     pub fn same_listing(&self, file: &InputFile) -> bool {
-        if self.size != file.size {
-            return false;
-        }
-        match (&self.etag, &file.etag) {
-            (Some(a), Some(b)) => a == b,
-            _ => self.modified_us.is_some() && self.modified_us == file.modified.and_then(micros),
-        }
+        self.identity.same_listing(file)
     }
 }
 
@@ -176,23 +305,19 @@ pub struct State {
 }
 
 fn commit_path(key: &str) -> String {
-    format!("{COMMITS_DIR}/{}.json", crate::write::dataset::file_id(key))
+    format!("{COMMITS_DIR}/{}.json", crate::layout::file_id(key))
 }
 
 impl State {
     /// Read the state of the dataset at `store` (empty for a new output).
-    pub fn load(store: &dyn Store) -> anyhow::Result<State> {
+    pub fn load(store: &dyn Store) -> Result<State, StateError> {
         let dataset = match store.get(DATASET_PATH)? {
-            Some(b) => Some(
-                serde_json::from_slice(&b)
-                    .with_context(|| format!("{}/{DATASET_PATH} is damaged", store.describe()))?,
-            ),
+            Some(b) => Some(from_json(&b, store, DATASET_PATH, "")?),
             None => None,
         };
         let mut files = BTreeMap::new();
         if let Some(b) = store.get(SNAPSHOT_PATH)? {
-            let snap: Snapshot = serde_json::from_slice(&b)
-                .with_context(|| format!("{}/{SNAPSHOT_PATH} is damaged", store.describe()))?;
+            let snap: Snapshot = from_json(&b, store, SNAPSHOT_PATH, "")?;
             for r in snap.files {
                 files.insert(r.key.clone(), r);
             }
@@ -205,8 +330,7 @@ impl State {
                 continue;
             }
             if let Some(b) = store.get(&c.rel)? {
-                let r: FileRecord = serde_json::from_slice(&b)
-                    .with_context(|| format!("{}/{} is damaged", store.describe(), c.rel))?;
+                let r: FileRecord = from_json(&b, store, &c.rel, "")?;
                 files.insert(r.key.clone(), r);
             }
             pending_commits.push(c.rel);
@@ -230,31 +354,38 @@ impl State {
 
     /// Record that `record`'s file is processed and its outputs published: one atomic
     /// object, the commit point of that file.
-    pub fn commit(&mut self, store: &dyn Store, record: FileRecord) -> anyhow::Result<()> {
+    pub fn commit(&mut self, store: &dyn Store, record: FileRecord) -> Result<(), StateError> {
         let path = commit_path(&record.key);
-        store.put(&path, &serde_json::to_vec(&record)?)?;
+        store.put(&path, &to_json(&record, "a file record", false)?)?;
         self.pending_commits.push(path);
         self.files.insert(record.key.clone(), record);
         Ok(())
     }
 
     /// Write the dataset's config record.
-    pub fn set_dataset(&mut self, store: &dyn Store, dataset: DatasetState) -> anyhow::Result<()> {
-        store.put(DATASET_PATH, &serde_json::to_vec_pretty(&dataset)?)?;
+    pub fn set_dataset(
+        &mut self,
+        store: &dyn Store,
+        dataset: DatasetState,
+    ) -> Result<(), StateError> {
+        store.put(
+            DATASET_PATH,
+            &to_json(&dataset, "the dataset record", true)?,
+        )?;
         self.dataset = Some(dataset);
         Ok(())
     }
 
     /// Fold the commits into a new snapshot (written atomically), then remove them. A crash
     /// in between leaves commits that the next load applies again, to the same effect.
-    pub fn compact(&mut self, store: &dyn Store) -> anyhow::Result<()> {
+    pub fn compact(&mut self, store: &dyn Store) -> Result<(), StateError> {
         if self.pending_commits.is_empty() {
             return Ok(());
         }
         let snap = Snapshot {
             files: self.files.values().cloned().collect(),
         };
-        store.put(SNAPSHOT_PATH, &serde_json::to_vec(&snap)?)?;
+        store.put(SNAPSHOT_PATH, &to_json(&snap, "the state snapshot", false)?)?;
         for c in std::mem::take(&mut self.pending_commits) {
             store.delete(&c)?;
         }
@@ -275,11 +406,9 @@ impl State {
     }
 
     /// Write `records` as the snapshot directly (tests build large synthetic states so).
-    pub fn write_snapshot(store: &dyn Store, records: Vec<FileRecord>) -> anyhow::Result<()> {
-        store.put(
-            SNAPSHOT_PATH,
-            &serde_json::to_vec(&Snapshot { files: records })?,
-        )
+    pub fn write_snapshot(store: &dyn Store, records: Vec<FileRecord>) -> Result<(), StateError> {
+        let snap = Snapshot { files: records };
+        Ok(store.put(SNAPSHOT_PATH, &to_json(&snap, "the state snapshot", false)?)?)
     }
 }
 
@@ -304,11 +433,13 @@ mod tests {
     fn record(key: &str, size: u64, us: i64, etag: Option<&str>) -> FileRecord {
         FileRecord {
             key: key.into(),
-            path: key.into(),
-            size,
-            modified_us: Some(us),
-            etag: etag.map(String::from),
-            footer_fingerprint: "f".into(),
+            identity: FileIdentity {
+                path: key.into(),
+                size,
+                modified_us: Some(us),
+                etag: etag.map(String::from),
+                footer_fingerprint: "f".into(),
+            },
             rows: 1,
             outputs: vec![],
             rejects: vec![],
@@ -364,5 +495,38 @@ mod tests {
         let last = State::load(&store).unwrap();
         assert_eq!(last.files["b"], record("b", 2, 2, None));
         assert_eq!(last.files.len(), 2);
+    }
+
+    /// State JSON written by lakeaug before `FileIdentity` existed (at 6436100): a
+    /// snapshot, and a commit of a partly done file. It reads, and writes back the same.
+    #[test]
+    fn state_written_by_earlier_versions_reads_and_writes_back_the_same() {
+        let snapshot = include_str!("../../tests/fixtures/golden/state/files.json").trim();
+        let snap: Snapshot = serde_json::from_str(snapshot).unwrap();
+        let r = &snap.files[0];
+        assert_eq!(
+            (r.key.as_str(), r.generation, r.rows),
+            ("photos.parquet", 1, 15)
+        );
+        assert_eq!(r.identity.path, "sample_data/photos.parquet");
+        assert_eq!(r.identity.size, 678_845);
+        assert_eq!(r.identity.modified_us, Some(1_795_828_969_000_000));
+        assert_eq!(r.identity.etag, None);
+        assert_eq!(r.identity.footer_fingerprint, "f5fb0ba7f0bdabf6");
+        assert!(r.partial.is_none());
+        assert_eq!(serde_json::to_string(&snap).unwrap(), snapshot);
+
+        let commit = include_str!("../../tests/fixtures/golden/state/commit_partial.json").trim();
+        let r: FileRecord = serde_json::from_str(commit).unwrap();
+        assert_eq!(r.identity.footer_fingerprint, "f5fb0ba7f0bdabf6");
+        let p = r.partial.as_ref().unwrap();
+        assert_eq!((p.rows_done, p.chunk_rows), (4, 4));
+        assert_eq!(serde_json::to_string(&r).unwrap(), commit);
+
+        // An object store's ETag round-trips too.
+        let with_etag = commit.replace(r#""etag":null"#, r#""etag":"\"abc\"""#);
+        let r: FileRecord = serde_json::from_str(&with_etag).unwrap();
+        assert_eq!(r.identity.etag.as_deref(), Some("\"abc\""));
+        assert_eq!(serde_json::to_string(&r).unwrap(), with_etag);
     }
 }

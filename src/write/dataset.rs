@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
 use parquet::arrow::ArrowWriter;
@@ -13,6 +12,9 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
+
+use super::{parquet_error, WriteError};
+use crate::store::io_error;
 
 /// Sizes of row groups and files.
 #[derive(Debug, Clone)]
@@ -71,27 +73,17 @@ pub struct DatasetWriter {
     closed: BTreeMap<String, Vec<StagedFile>>,
 }
 
-/// Stable 16-hex id of an input file, from its key: part names are deterministic.
-pub fn file_id(key: &str) -> String {
-    blake3::hash(key.as_bytes()).to_hex()[..16].to_string()
-}
-
-/// `<file id>-g<generation>`: the stem of the part names of one processing of an input
-/// file (the writer's `file_id` argument). A changed file's next generation gets new
-/// names, so its old parts stay whole until the new ones are committed.
-pub fn part_stem(key: &str, generation: u32) -> String {
-    format!("{}-g{generation}", file_id(key))
-}
-
 /// Writer properties: zstd everywhere except the encoded images (already compressed),
 /// which also get no dictionary and no min/max statistics.
 pub fn writer_properties(
     schema: &SchemaRef,
     image_column: &str,
     options: &WriterOptions,
-) -> anyhow::Result<WriterProperties> {
+) -> Result<WriterProperties, WriteError> {
+    let level =
+        ZstdLevel::try_new(options.zstd_level).map_err(parquet_error(Path::new("(zstd level)")))?;
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(options.zstd_level)?))
+        .set_compression(Compression::ZSTD(level))
         .set_max_row_group_row_count(Some(options.row_group_rows.max(1)))
         .set_max_row_group_bytes(Some(options.row_group_bytes.max(1)))
         .set_statistics_enabled(EnabledStatistics::Page)
@@ -126,9 +118,8 @@ impl DatasetWriter {
         schema: SchemaRef,
         image_column: &str,
         options: WriterOptions,
-    ) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(staging)
-            .with_context(|| format!("cannot create staging folder {}", staging.display()))?;
+    ) -> Result<Self, WriteError> {
+        std::fs::create_dir_all(staging).map_err(io_error("create staging folder", staging))?;
         let props = writer_properties(&schema, image_column, &options)?;
         Ok(DatasetWriter {
             staging: staging.to_path_buf(),
@@ -148,20 +139,21 @@ impl DatasetWriter {
         file_id: &str,
         scheme: &str,
         batch: &RecordBatch,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), WriteError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
         let key = (file_id.to_string(), scheme.to_string());
         if !self.open.contains_key(&key) {
             let seq = self.next_seq.entry(key.clone()).or_insert(0);
-            let relative = format!("scheme={scheme}/part-{file_id}-{seq:05}.parquet");
+            let relative = crate::layout::part_rel(scheme, file_id, *seq);
             *seq += 1;
             let staged = self.staging.join(&relative);
-            std::fs::create_dir_all(staged.parent().expect("has parent"))?;
-            let file = File::create(&staged)
-                .with_context(|| format!("cannot create {}", staged.display()))?;
-            let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(self.props.clone()))?;
+            let dir = staged.parent().unwrap_or(&self.staging);
+            std::fs::create_dir_all(dir).map_err(io_error("create folder", dir))?;
+            let file = File::create(&staged).map_err(io_error("create", &staged))?;
+            let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(self.props.clone()))
+                .map_err(parquet_error(&staged))?;
             self.open.insert(
                 key.clone(),
                 OpenPart {
@@ -172,9 +164,14 @@ impl DatasetWriter {
                 },
             );
         }
-        let part = self.open.get_mut(&key).expect("just inserted");
+        // Present: inserted above when missing.
+        let Some(part) = self.open.get_mut(&key) else {
+            return Ok(());
+        };
         let groups_before = part.writer.flushed_row_groups().len();
-        part.writer.write(batch)?;
+        part.writer
+            .write(batch)
+            .map_err(parquet_error(&part.staged))?;
         part.rows += batch.num_rows() as u64;
         if part.writer.flushed_row_groups().len() > groups_before {
             // A row group just went to the file: make it durable now, while the workers
@@ -182,20 +179,24 @@ impl DatasetWriter {
             part.writer
                 .inner()
                 .sync_data()
-                .with_context(|| format!("cannot sync {}", part.staged.display()))?;
+                .map_err(io_error("sync", &part.staged))?;
         }
         if part.writer.bytes_written() + part.writer.in_progress_size()
             >= self.options.max_file_bytes
         {
-            let part = self.open.remove(&key).expect("present");
-            self.close(file_id, part)?;
+            if let Some(part) = self.open.remove(&key) {
+                self.close(file_id, part)?;
+            }
         }
         Ok(())
     }
 
-    fn close(&mut self, file_id: &str, part: OpenPart) -> anyhow::Result<()> {
-        let file = part.writer.into_inner()?;
-        file.sync_all()?;
+    fn close(&mut self, file_id: &str, part: OpenPart) -> Result<(), WriteError> {
+        let file = part
+            .writer
+            .into_inner()
+            .map_err(parquet_error(&part.staged))?;
+        file.sync_all().map_err(io_error("sync", &part.staged))?;
         self.closed
             .entry(file_id.to_string())
             .or_default()
@@ -209,7 +210,7 @@ impl DatasetWriter {
 
     /// Close every open part of one input file and hand out all its parts (sorted by
     /// name), ready to publish.
-    pub fn finish_file(&mut self, file_id: &str) -> anyhow::Result<Vec<StagedFile>> {
+    pub fn finish_file(&mut self, file_id: &str) -> Result<Vec<StagedFile>, WriteError> {
         let (parts, _) = self.finish_chunk(file_id)?;
         self.next_seq.retain(|(f, _), _| f != file_id);
         Ok(parts)
@@ -220,7 +221,7 @@ impl DatasetWriter {
     pub fn finish_chunk(
         &mut self,
         file_id: &str,
-    ) -> anyhow::Result<(Vec<StagedFile>, BTreeMap<String, u32>)> {
+    ) -> Result<(Vec<StagedFile>, BTreeMap<String, u32>), WriteError> {
         let keys: Vec<_> = self
             .open
             .keys()
@@ -228,8 +229,9 @@ impl DatasetWriter {
             .cloned()
             .collect();
         for key in keys {
-            let part = self.open.remove(&key).expect("present");
-            self.close(file_id, part)?;
+            if let Some(part) = self.open.remove(&key) {
+                self.close(file_id, part)?;
+            }
         }
         let mut parts = self.closed.remove(file_id).unwrap_or_default();
         parts.sort_by(|a, b| a.relative.cmp(&b.relative));
@@ -251,7 +253,7 @@ impl DatasetWriter {
     }
 
     /// Drop everything written for one input file (it turned out to be bad).
-    pub fn discard_file(&mut self, file_id: &str) -> anyhow::Result<()> {
+    pub fn discard_file(&mut self, file_id: &str) -> Result<(), WriteError> {
         for s in self.finish_file(file_id)? {
             std::fs::remove_file(&s.staged).ok();
         }

@@ -5,8 +5,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::WriteError;
 use crate::config::Config;
+use crate::layout::rfc3339_micros;
+use crate::state::{FileIdentity, SchemeCounts};
+use crate::store::io_error;
 
+/// An input file a run processed whole.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ManifestInput {
     pub path: String,
@@ -22,12 +27,6 @@ pub struct ManifestInput {
 pub struct SkippedFile {
     pub path: String,
     pub reason: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct SchemeCounts {
-    pub written: u64,
-    pub rejected: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -58,7 +57,54 @@ pub struct Manifest {
     pub full_rebuild: bool,
 }
 
+impl ManifestInput {
+    /// The entry of the file `identity`, of which this run read `rows` rows.
+    pub fn new(identity: &FileIdentity, rows: u64) -> ManifestInput {
+        ManifestInput {
+            path: identity.path.clone(),
+            size: identity.size,
+            modified: identity.modified_us.map(rfc3339_micros),
+            rows,
+            footer_fingerprint: identity.footer_fingerprint.clone(),
+        }
+    }
+}
+
 impl Manifest {
+    /// The manifest of run `run_id` of `config`, from `started_us` to `finished_us`
+    /// (microseconds since the epoch) taking `duration_secs`, before it read or wrote
+    /// anything: the run fills in what it did.
+    pub fn new(
+        run_id: &str,
+        started_us: i64,
+        finished_us: i64,
+        duration_secs: f64,
+        config: &Config,
+    ) -> Manifest {
+        Manifest {
+            run_id: run_id.to_string(),
+            lakeaug_version: crate::VERSION.to_string(),
+            started_at: rfc3339_micros(started_us),
+            finished_at: rfc3339_micros(finished_us),
+            duration_secs,
+            seed: config.seed,
+            config_hash: config.hash(),
+            config: config.clone(),
+            inputs: Vec::new(),
+            skipped_files: Vec::new(),
+            rows_read: 0,
+            rows_written: 0,
+            rows_rejected: 0,
+            rows_per_sec: 0.0,
+            threads: 0,
+            per_scheme: BTreeMap::new(),
+            output_files: Vec::new(),
+            rejects_files: Vec::new(),
+            unchanged_files: 0,
+            full_rebuild: false,
+        }
+    }
+
     /// `_lakeaug/runs/run-<run_id>.json`, relative to the output root.
     pub fn relative_path(run_id: &str) -> String {
         format!("_lakeaug/runs/run-{run_id}.json")
@@ -69,39 +115,20 @@ impl Manifest {
         output.join(Self::relative_path(run_id))
     }
 
-    pub fn write(&self, store: &dyn crate::store::Store) -> anyhow::Result<()> {
-        let json = serde_json::to_vec_pretty(self)?;
-        store.put(&Self::relative_path(&self.run_id), &json)
+    pub fn write(&self, store: &dyn crate::store::Store) -> Result<(), WriteError> {
+        let path = Self::relative_path(&self.run_id);
+        let json = serde_json::to_vec_pretty(self).map_err(|source| WriteError::Manifest {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(store.put(&path, &json)?)
     }
 
-    pub fn read(path: &Path) -> anyhow::Result<Manifest> {
-        let text = std::fs::read_to_string(path)?;
-        Ok(serde_json::from_str(&text)?)
-    }
-}
-
-/// RFC 3339 UTC with microseconds, from microseconds since the epoch.
-pub fn rfc3339_micros(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_known_instants() {
-        assert_eq!(rfc3339_micros(0), "1970-01-01T00:00:00.000000Z");
-        // 2026-11-27T05:07:32.5Z = 1795756052.5 s (checked with `date -u -d @1795756052`).
-        assert_eq!(
-            rfc3339_micros(1_795_756_052_500_000),
-            "2026-11-27T05:07:32.500000Z"
-        );
-        assert_eq!(
-            rfc3339_micros(951_782_400_000_000),
-            "2000-02-29T00:00:00.000000Z"
-        );
+    pub fn read(path: &Path) -> Result<Manifest, WriteError> {
+        let text = std::fs::read_to_string(path).map_err(io_error("read", path))?;
+        serde_json::from_str(&text).map_err(|source| WriteError::Manifest {
+            path: path.display().to_string(),
+            source,
+        })
     }
 }

@@ -24,33 +24,36 @@ pub mod swap;
 pub use dataset::{DatasetWriter, WriterOptions};
 pub use manifest::Manifest;
 
-use std::path::Path;
-
-/// Write `bytes` to `path` atomically (temporary file in the same folder, then rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", unique_suffix()));
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
+/// Why output could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Io(#[from] crate::store::IoError),
+    /// Encoding Parquet (`path`: the file, or what was being set up).
+    #[error("cannot write Parquet {path}")]
+    Parquet {
+        path: String,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{path} has no folder name")]
+    NoFolderName { path: String },
+    #[error("cannot read the manifest {path}")]
+    Manifest {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
-/// `<pid>-<n>`: unique among the temporary files of all threads of all live processes.
-pub fn unique_suffix() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+/// `WriteError::Parquet` for writing `path`.
+pub(crate) fn parquet_error(
+    path: &std::path::Path,
+) -> impl FnOnce(parquet::errors::ParquetError) -> WriteError {
+    let path = path.display().to_string();
+    move |source| WriteError::Parquet { path, source }
 }

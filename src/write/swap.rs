@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use super::WriteError;
+use crate::store::io_error;
 
 const BUILD_MARK: &str = ".lakeaug-full-";
 
@@ -11,12 +12,13 @@ const BUILD_MARK: &str = ".lakeaug-full-";
 /// dataset (same file system as `output`, so the swap is a rename). Named by the config
 /// it builds, so a killed `--full` run's folder is found and continued by the next
 /// `--full` run with the same config.
-pub fn sibling_build_dir(output: &Path, config_hash: &str) -> anyhow::Result<PathBuf> {
-    let abs = std::fs::canonicalize(output)
-        .with_context(|| format!("cannot resolve {}", output.display()))?;
+pub fn sibling_build_dir(output: &Path, config_hash: &str) -> Result<PathBuf, WriteError> {
+    let abs = std::fs::canonicalize(output).map_err(io_error("resolve", output))?;
     let name = abs
         .file_name()
-        .with_context(|| format!("{} has no folder name", abs.display()))?
+        .ok_or_else(|| WriteError::NoFolderName {
+            path: abs.display().to_string(),
+        })?
         .to_string_lossy()
         .into_owned();
     Ok(abs.with_file_name(format!("{name}{BUILD_MARK}{config_hash}")))
@@ -50,13 +52,29 @@ pub fn remove_stale_builds(output: &Path, keep: Option<&Path>) -> usize {
 
 /// Exchange two folders atomically (Linux `renameat2(RENAME_EXCHANGE)`). Where that is not
 /// available, falls back to two renames (a moment in which `b` does not exist).
-pub fn exchange_dirs(a: &Path, b: &Path) -> anyhow::Result<()> {
+pub fn exchange_dirs(a: &Path, b: &Path) -> Result<(), WriteError> {
+    let swap_error = || {
+        let what = format!("{} and {}", a.display(), b.display());
+        move |source| {
+            WriteError::Io(crate::store::IoError {
+                action: "swap",
+                path: what,
+                source,
+            })
+        }
+    };
     #[cfg(target_os = "linux")]
     {
         use std::ffi::CString;
         use std::os::unix::ffi::OsStrExt;
-        let ca = CString::new(a.as_os_str().as_bytes())?;
-        let cb = CString::new(b.as_os_str().as_bytes())?;
+        let c_path = |p: &Path| {
+            CString::new(p.as_os_str().as_bytes())
+                .map_err(|e| swap_error()(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))
+        };
+        let (ca, cb) = (c_path(a)?, c_path(b)?);
+        // SAFETY: `ca` and `cb` are NUL-terminated C strings that outlive the call;
+        // renameat2 only reads them, and AT_FDCWD makes them relative to the current
+        // folder. No memory of ours is written.
         let r = unsafe {
             libc::renameat2(
                 libc::AT_FDCWD,
@@ -71,14 +89,13 @@ pub fn exchange_dirs(a: &Path, b: &Path) -> anyhow::Result<()> {
         }
         let err = std::io::Error::last_os_error();
         if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
-            return Err(err)
-                .with_context(|| format!("cannot swap {} and {}", a.display(), b.display()));
+            return Err(swap_error()(err));
         }
     }
     let aside = a.with_extension("swap-aside");
-    std::fs::rename(b, &aside)?;
-    std::fs::rename(a, b)?;
-    std::fs::rename(&aside, a)?;
+    std::fs::rename(b, &aside).map_err(swap_error())?;
+    std::fs::rename(a, b).map_err(swap_error())?;
+    std::fs::rename(&aside, a).map_err(swap_error())?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use arrow::array::RecordBatch;
 use lakeaug::config::Config;
 use lakeaug::pipeline::{run, RunOptions, RunStatus};
 use lakeaug::state::lock::{host_name, LockInfo, LOCK_PATH};
-use lakeaug::state::{FileRecord, Plan, State};
+use lakeaug::state::{FileIdentity, FileRecord, Plan, State};
 use lakeaug::store::LocalStore;
 
 fn lakeaug() -> Command {
@@ -190,11 +190,13 @@ fn ten_thousand_processed_files_and_one_new_touch_only_the_new_one() {
         records.push(FileRecord {
             key: key.clone(),
             generation: 1,
-            path: path.to_string_lossy().into_owned(),
-            size: meta.len(),
-            modified_us: meta.modified().ok().and_then(lakeaug::state::micros),
-            etag: None,
-            footer_fingerprint: "x".into(),
+            identity: FileIdentity {
+                path: path.to_string_lossy().into_owned(),
+                size: meta.len(),
+                modified_us: meta.modified().ok().and_then(lakeaug::state::micros),
+                etag: None,
+                footer_fingerprint: "x".into(),
+            },
             rows: 1,
             outputs: vec![],
             rejects: vec![],

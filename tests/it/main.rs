@@ -11,6 +11,7 @@ mod sql_fixture;
 
 mod cli;
 mod fuzz_inputs;
+mod golden;
 mod hostile;
 mod image_parity;
 mod incremental;

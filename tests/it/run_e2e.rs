@@ -623,3 +623,143 @@ fn a_file_gives_the_same_rows_alone_or_with_other_files() {
         assert_same_values(&drop_source(batch), &drop_source(other), rel);
     }
 }
+
+/// `lakeaug run` of `inputs` into `out` with `LAKEAUG_PANIC_AT=point` and `extra` flags:
+/// (exit code, stderr, the run's summary JSON if written).
+fn run_panicking(
+    point: &str,
+    inputs: &[&Path],
+    out: &Path,
+    extra: &[&str],
+) -> (Option<i32>, String, Option<serde_json::Value>) {
+    let summary = out.with_extension("summary.json");
+    let mut cmd = common::small_run::small_run();
+    for input in inputs {
+        cmd.arg("--input").arg(input);
+    }
+    let result = cmd
+        .arg("--output")
+        .arg(out)
+        .arg("--summary-json")
+        .arg(&summary)
+        .args(extra)
+        .env("LAKEAUG_PANIC_AT", point)
+        .output()
+        .unwrap();
+    let json = std::fs::read(&summary)
+        .ok()
+        .map(|b| serde_json::from_slice(&b).unwrap());
+    (
+        result.status.code(),
+        String::from_utf8_lossy(&result.stderr).into_owned(),
+        json,
+    )
+}
+
+/// Two input files of 4 rows with images and captions, `a` then `b`.
+fn two_small_files(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (a, b) = (dir.join("lake/a.parquet"), dir.join("lake/b.parquet"));
+    for path in [&a, &b] {
+        let images = (0..4).map(|i| Some(gradient_jpeg(40 + i, 30))).collect();
+        write_pairs(path, images, vec![Some("a red ball on the left"); 4]);
+    }
+    (a, b)
+}
+
+#[test]
+fn a_panic_while_reading_a_file_fails_that_file_and_the_rest_is_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_small_files(dir.path());
+
+    // Skipping: the file is listed as skipped with the reason, the other one is written.
+    let out = dir.path().join("skip");
+    let (code, stderr, json) =
+        run_panicking("read-batch:1", &[&a, &b], &out, &["--on-bad-file", "skip"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let json = json.unwrap();
+    assert_eq!(json["files_skipped"], 1, "{json}");
+    assert_eq!(json["rows_read"], 4, "{json}");
+    assert_eq!(json["rows_written"], 4 * 3, "{json}");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            std::fs::read_dir(out.join("_lakeaug/runs"))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let skipped = &manifest["skipped_files"][0];
+    assert!(
+        skipped["path"].as_str().unwrap().ends_with("a.parquet"),
+        "{skipped}"
+    );
+    assert!(
+        skipped["reason"]
+            .as_str()
+            .unwrap()
+            .contains("internal panic caught"),
+        "{skipped}"
+    );
+    // The skipped file is not in the state: the next run processes it.
+    let (code, stderr, json) = run_panicking("none", &[&a, &b], &out, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(json.unwrap()["rows_read"], 4);
+
+    // Failing: exit 1 naming the file, nothing of it published.
+    let out = dir.path().join("fail");
+    let (code, stderr, _) = run_panicking("read-batch:1", &[&a, &b], &out, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("a.parquet") && stderr.contains("--on-bad-file skip"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_panic_in_one_rows_augmentation_rejects_that_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = two_small_files(dir.path());
+    let out = dir.path().join("out");
+    let (code, stderr, json) = run_panicking("augment-row:1", &[&a], &out, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let json = json.unwrap();
+    assert_eq!(
+        (
+            json["rows_written"].as_u64(),
+            json["rows_rejected"].as_u64()
+        ),
+        (Some(11), Some(1))
+    );
+    let rejects = read_dir_batches(&out.join("_rejects"));
+    assert_eq!(rejects.len(), 1);
+    let batch = &rejects[0].1;
+    let stage = batch.column_by_name("stage").unwrap().as_string::<i32>();
+    let reason = batch.column_by_name("reason").unwrap().as_string::<i32>();
+    assert_eq!(stage.value(0), "augment");
+    assert!(
+        reason.value(0).contains("internal panic caught"),
+        "{}",
+        reason.value(0)
+    );
+}
+
+#[test]
+fn a_panic_on_the_writer_thread_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = two_small_files(dir.path());
+    let out = dir.path().join("out");
+    let (code, stderr, _) = run_panicking("write-batch:1", &[&a], &out, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the writer failed on the output of") && stderr.contains("a.parquet"),
+        "{stderr}"
+    );
+    // Nothing was committed: a rerun does the file.
+    let (code, stderr, json) = run_panicking("none", &[&a], &out, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(json.unwrap()["rows_read"], 4);
+}

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Barrier};
 
-use lakeaug::state::lock::{host_name, LockInfo, Locked, RunLock, LOCK_PATH};
+use lakeaug::state::lock::{host_name, LockError, LockInfo, RunLock, LOCK_PATH};
 use lakeaug::store::Store;
 
 /// A lock left by a process of this host that has exited (so it is stale).
@@ -48,9 +48,9 @@ pub fn race_takeovers(open: impl Fn() -> Arc<dyn Store>, rounds: usize, n: usize
         );
         for r in &results {
             if let Err(e) = r {
-                let locked = e
-                    .downcast_ref::<Locked>()
-                    .unwrap_or_else(|| panic!("round {round}: {e:#}"));
+                let LockError::Locked(locked) = e else {
+                    panic!("round {round}: {e:#}");
+                };
                 assert_eq!(locked.holder.run_id, winner, "round {round}");
             }
         }

@@ -246,7 +246,7 @@ pub fn write_fixture(root: &Path) -> (PathBuf, String) {
         // Rejects: r1 rejected cross_modal row 3 (empty caption) twice (two copies).
         let n_rej = if run == 0 { 2 } else { 0 };
         let rejects = RecordBatch::try_new(
-            lakeaug::write::rejects::rejects_schema(),
+            lakeaug::layout::rejects_schema(),
             vec![
                 Arc::new(StringArray::from(vec![source_arg.as_str(); n_rej])),
                 Arc::new(Int64Array::from(vec![3; n_rej])),
@@ -356,8 +356,7 @@ fn output_batch(rows: &[Gen], source_file: &str, run_id: &str) -> RecordBatch {
         Field::new("caption", DataType::Utf8, true),
         Field::new("license", DataType::Utf8, true),
     ];
-    fields.extend(lakeaug::pipeline::token_fields());
-    fields.extend(lakeaug::lineage::lineage_fields());
+    fields.extend(lakeaug::layout::added_fields());
     let schema = Arc::new(Schema::new(fields));
     let mut cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.id))),
