@@ -140,6 +140,11 @@ pub struct ImageConfig {
     pub quality: u8,
     /// Images with more pixels than this are rejected before decoding (decompression bombs).
     pub max_pixels: u64,
+    /// Write Hugging Face `datasets` features: the image column as an `Image`
+    /// (`struct<bytes, path>`), the caption as `Value("string")` (see `hf_features`). Left
+    /// out of the serialized config when off, so older outputs keep their config hash.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hf_features: bool,
 }
 
 impl Default for ImageConfig {
@@ -150,6 +155,7 @@ impl Default for ImageConfig {
             format: FormatSetting::Jpeg,
             quality: 95,
             max_pixels: 64_000_000,
+            hf_features: false,
         }
     }
 }

@@ -17,9 +17,13 @@
 //!   for incremental, resumable runs.
 //! - [`store`]: the output location, a local folder or an S3 prefix.
 //! - [`config`]: the TOML configuration and its defaults.
+//! - [`compact`]: `lakeaug compact`, merging small part files atomically.
+//! - [`hf_features`]: Hugging Face `datasets` features for the output (`--hf-features`).
 
+pub mod compact;
 pub mod config;
 pub mod crash;
+pub mod hf_features;
 pub mod kernels;
 pub mod lineage;
 pub mod pipeline;

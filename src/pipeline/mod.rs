@@ -607,6 +607,22 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunSummary> {
         return Ok(summary);
     }
 
+    // A changed file that `lakeaug compact` merged into parts shared with other files gets
+    // parts of its own back first, so that replacing it deletes only its own rows.
+    let mut state = state;
+    let changed: Vec<&str> = todo
+        .iter()
+        .filter(|p| p.plan == Plan::Changed)
+        .map(|p| p.file.key.as_str())
+        .collect();
+    crate::compact::detach(
+        target.store.as_ref(),
+        &mut state,
+        &changed,
+        &config.columns.image,
+        &target.staging.join("detach"),
+    )?;
+
     let result = process(
         opts,
         &target,
@@ -709,6 +725,16 @@ fn process(
     let schemas: Vec<SchemaRef> = inputs.iter().map(|i| output_schema(i)).collect();
     check_same_schema(&inputs, &schemas)?;
     let schema = schemas[0].clone();
+    // What the part files hold: with `--hf-features`, the image as a `datasets` Image (the
+    // writer converts the augmenter's batches, see `crate::hf_features`).
+    let file_schema = match config.image.hf_features {
+        true => crate::hf_features::output_schema(
+            &schema,
+            &config.columns.image,
+            &config.columns.caption,
+        )?,
+        false => schema.clone(),
+    };
     let planning_secs = started.elapsed().as_secs_f64();
 
     let columns = drift::columns_of(&inputs[0].schema);
@@ -742,7 +768,7 @@ fn process(
 
     let mut writer = DatasetWriter::new(
         &target.staging,
-        schema.clone(),
+        file_schema,
         &config.columns.image,
         opts.writer.clone(),
     )?;
