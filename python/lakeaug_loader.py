@@ -43,6 +43,7 @@ integer columns into int64 tensors `[B]` and leaves the rest as lists.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import json
 import os
@@ -139,6 +140,21 @@ def _image_bytes(column: pa.ChunkedArray) -> list:
     return column.to_pylist()
 
 
+def _fix_mmap_threshold() -> None:
+    """In a DataLoader worker, have glibc serve blocks of 128 KiB and more (decoded images,
+    Arrow buffers) from their own pages, returned when freed. By default glibc raises that
+    threshold to the largest block freed so far, after which such blocks come from the heap,
+    where smaller long-lived objects pin the freed space: a worker's peak memory was 1.8x
+    higher (tests/interop/test_loader.py, 448x448 images). The `lakeaug` binary does the
+    same (README, "Performance"). No-op where the C library has no `mallopt`."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    M_MMAP_THRESHOLD = -3
+    mallopt(M_MMAP_THRESHOLD, 128 << 10)
+
+
 def _fragment(path: str, row_groups=None) -> ds.ParquetFileFragment:
     return ds.ParquetFileFormat().make_fragment(path, pyarrow.fs.LocalFileSystem(),
                                                 row_groups=row_groups)
@@ -165,14 +181,18 @@ class LakeaugIterableDataset(IterableDataset):
     schemes: only these schemes (None: all). copies: only these `aug_copy` values (None: all).
     seed, shuffle, shuffle_buffer: the order (see the module doc); call `set_epoch` each epoch.
     rank, world_size: override what `torch.distributed` or `RANK`/`WORLD_SIZE` say.
+    tune_malloc: in DataLoader worker processes, fix glibc's mmap threshold (see
+    `_fix_mmap_threshold`); the main process is never changed.
     """
 
     def __init__(self, root: str | os.PathLike, columns: Sequence[str] = DEFAULT_COLUMNS,
                  schemes: Iterable[str] | None = None, copies: Iterable[int] | None = None,
                  seed: int = 0, shuffle: bool = True, shuffle_buffer: int = 1024,
                  decode: bool = True, image_column: str = "image",
-                 rank: int | None = None, world_size: int | None = None):
+                 rank: int | None = None, world_size: int | None = None,
+                 tune_malloc: bool = True):
         super().__init__()
+        self.tune_malloc = tune_malloc
         self.root = str(root)
         self.columns = [c for c in columns if c != "scheme"]
         self.image_column = image_column
@@ -239,6 +259,8 @@ class LakeaugIterableDataset(IterableDataset):
     def __iter__(self) -> Iterator[dict]:
         info = get_worker_info()
         worker, num_workers = (info.id, info.num_workers) if info else (0, 1)
+        if info is not None and self.tune_malloc:
+            _fix_mmap_threshold()
         rows = self._rows(self.shard(worker, num_workers))
         if not self.shuffle:
             for row in rows:
