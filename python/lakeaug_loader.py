@@ -32,6 +32,10 @@ What it guarantees (tested in `tests/interop/test_loader.py` with real torch):
   Parquet: row groups whose `aug_copy` statistics exclude the copies are never read, the rest
   are filtered as they are read.
 
+The output is read from a local (or mounted) folder; for an `s3://` output, sync it or mount
+it first. torchvision 0.29 marks its image decoders deprecated in favour of TorchCodec (a
+DeprecationWarning); without torchvision, Pillow decodes.
+
 Items are dicts. `pixel_values`: the decoded image, `torch.uint8`, shape `[3, H, W]` (RGB;
 torchvision's `decode_image` when torchvision is installed, else Pillow). `input_ids`:
 `torch.int64`, shape `[L]` (`[CLS] ... [SEP]`, unpadded). `scheme`: str (from the folder).
