@@ -374,6 +374,7 @@ fn compact_locked(
     };
     let mut rewrite = Rewrite::default();
     for group in &groups {
+        // Groups of two parts or more were kept: `group[0]` exists.
         let origin: Vec<&str> = group.iter().map(|p| p.rel.as_str()).collect();
         let rel = compacted_name(scheme_of(&group[0].rel), &origin);
         let (staged, mut out) = writer.create(&rel, &group[0].schema)?;
@@ -443,6 +444,7 @@ pub fn detach(
         image_column,
     };
     let mut rewrites = Vec::new();
+    // `shared` was built from `owners` and `state.files`: the lookups below cannot miss.
     for (rel, leaving) in &shared {
         let part = describe_part(store, rel, owners[rel].clone())?;
         let scheme = scheme_of(rel);
