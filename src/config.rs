@@ -156,6 +156,11 @@ pub struct ImageConfig {
     /// while false, so config hashes of existing outputs do not change.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub accept_truncated: bool,
+    /// Write Hugging Face `datasets` features: the image column as an `Image`
+    /// (`struct<bytes, path>`), the caption as `Value("string")` (see `hf_features`). Left
+    /// out of the serialized config when off, so older outputs keep their config hash.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hf_features: bool,
 }
 
 impl Default for ImageConfig {
@@ -167,6 +172,7 @@ impl Default for ImageConfig {
             quality: 95,
             max_pixels: 64_000_000,
             accept_truncated: false,
+            hf_features: false,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - [`lineage`]: the `source_*`, `aug_*` and run columns that make every row traceable.
 //! - [`layout`]: the output's layout, defined once: file ids and part names, the columns
 //!   added to every row (tokens, lineage), the rejects table, timestamps.
+//! - [`hf_features`]: Hugging Face `datasets` features for the output (`--hf-features`).
 //! - [`store`]: the output location, a local folder (`store/local.rs`) or an S3 prefix
 //!   (`store/s3.rs`), with atomic writes.
 //! - [`read`]: finds input files (files, folders with hive partitions, globs) and streams
@@ -19,6 +20,8 @@
 //! - [`state`]: what an output already holds (processed files and their identity, config)
 //!   and the run lock, for incremental, resumable runs.
 //! - [`write`]: Parquet part files, staging, rejects table, run manifest, `--full` swap.
+//! - [`compact`]: `lakeaug compact`, merging small part files atomically, and detaching
+//!   a changed file from merged parts before a run replaces it.
 //! - [`pipeline`]: the `lakeaug run` job tying these together:
 //!
 //! ```text
@@ -36,8 +39,10 @@
 // src/read/mapped.rs's signal-handler blocks have their notes.
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod compact;
 pub mod config;
 pub mod crash;
+pub mod hf_features;
 pub mod kernels;
 pub mod layout;
 pub mod lineage;

@@ -47,6 +47,69 @@ enum Command {
     Schemes(SchemesArgs),
     /// Run SQL over a lakeaug output folder.
     Query(lakeaug::sql::cli::QueryArgs),
+    /// Rewrite an output's small part files into fewer, larger ones (for loaders).
+    Compact(CompactArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  lakeaug compact out/
+  lakeaug compact out/ --target-rows 50000
+
+Parts with under half the target rows and bytes (typically one per small input file and
+scheme) are merged, per scheme, into parts of up to the target, in one atomic step under the
+output's run lock; every row and value is kept, and later runs go on incrementally.
+
+Exit codes: 0 compacted, 1 failed, 3 nothing to compact, 4 a run holds the output.")]
+struct CompactArgs {
+    /// The output folder (or s3://bucket/prefix) of `lakeaug run`.
+    #[arg(value_name = "OUT")]
+    output: String,
+    /// Rows of a compacted part at most.
+    #[arg(long, value_name = "ROWS", default_value_t = lakeaug::compact::DEFAULT_TARGET_ROWS)]
+    target_rows: u64,
+    /// Bytes of a compacted part at most.
+    #[arg(long, value_name = "BYTES", default_value_t = lakeaug::compact::DEFAULT_TARGET_BYTES)]
+    target_bytes: u64,
+    /// Print nothing.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Run `lakeaug compact`, print what it did; the exit code.
+fn compact_main(args: &CompactArgs) -> u8 {
+    let options = lakeaug::compact::CompactOptions {
+        target_rows: args.target_rows.max(1),
+        target_bytes: args.target_bytes.max(1),
+    };
+    match lakeaug::compact::compact(&args.output, &options) {
+        Ok(s) if s.parts_written == 0 => {
+            if !args.quiet {
+                eprintln!(
+                    "nothing to compact: {} parts, none small enough to merge",
+                    s.parts_before
+                );
+            }
+            exit::NOTHING_TO_DO
+        }
+        Ok(s) => {
+            if !args.quiet {
+                eprintln!(
+                    "compacted {} parts ({} rows) into {}: {} parts before, {} after",
+                    s.parts_rewritten, s.rows, s.parts_written, s.parts_before, s.parts_after
+                );
+            }
+            exit::SUCCESS
+        }
+        Err(e) if e.downcast_ref::<lakeaug::state::lock::Locked>().is_some() => {
+            print_error(&e);
+            exit::LOCKED
+        }
+        Err(e) => {
+            print_error(&e);
+            exit::FAILURE
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -158,6 +221,11 @@ struct RunArgs {
     /// Truncate token ids at this length, [CLS] and [SEP] included [default: 512].
     #[arg(long, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(2..=1_000_000))]
     max_tokens: Option<usize>,
+    /// Write Hugging Face `datasets` features into the output's schema metadata: the image
+    /// column as an Image (a plain binary column is written as struct<bytes, path>), the
+    /// caption as Value("string"), so `datasets` yields PIL images [config: image.hf_features].
+    #[arg(long)]
+    hf_features: bool,
     /// What to do with an input file that is not readable Parquet or lacks the columns.
     #[arg(long, value_enum, default_value_t = OnBadFile::Fail)]
     on_bad_file: OnBadFile,
@@ -240,6 +308,9 @@ impl RunArgs {
         }
         if let Some(v) = &self.tokenizer {
             c.tokens.tokenizer = Some(v.clone());
+        }
+        if self.hf_features {
+            c.image.hf_features = true;
         }
         if let Some(v) = self.max_tokens {
             c.tokens.max_tokens = v;
@@ -377,6 +448,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(args) => return ExitCode::from(run_main(args)),
+        Command::Compact(args) => return ExitCode::from(compact_main(args)),
         Command::Schemes(args) => schemes_command(args),
         Command::Query(args) => lakeaug::sql::cli::run_query(args),
     };

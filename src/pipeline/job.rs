@@ -90,9 +90,20 @@ impl Job<'_> {
             &self.clock.run_id,
         )?;
 
+        // What the part files hold: with `--hf-features`, the image as a `datasets` Image
+        // (the writer converts the augmenter's batches, see `crate::hf_features`).
+        let file_schema = match config.image.hf_features {
+            true => crate::hf_features::output_schema(
+                &schema,
+                &config.columns.image,
+                &config.columns.caption,
+            )
+            .map_err(|e| RunError::Other(e.into()))?,
+            false => schema.clone(),
+        };
         let mut writer = DatasetWriter::new(
             &self.target.staging,
-            schema.clone(),
+            file_schema,
             &config.columns.image,
             self.opts.writer.clone(),
         )?;

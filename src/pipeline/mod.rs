@@ -264,6 +264,22 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         return Ok(summary);
     }
 
+    // A changed file that `lakeaug compact` merged into parts shared with other files gets
+    // parts of its own back first, so that replacing it deletes only its own rows.
+    let mut state = state;
+    let changed: Vec<&str> = todo
+        .iter()
+        .filter(|p| p.plan == Plan::Changed)
+        .map(|p| p.file.key.as_str())
+        .collect();
+    crate::compact::detach(
+        target.store.as_ref(),
+        &mut state,
+        &changed,
+        &config.columns.image,
+        &target.staging.join("detach"),
+    )?;
+
     let job = Job {
         opts,
         target: &target,

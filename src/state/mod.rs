@@ -402,6 +402,8 @@ impl State {
             .flat_map(FileRecord::visible_files)
             .collect();
         all.sort();
+        // A part of `lakeaug compact` is listed by every input file with rows in it.
+        all.dedup();
         all
     }
 

@@ -143,6 +143,8 @@ impl DatasetWriter {
         if batch.num_rows() == 0 {
             return Ok(());
         }
+        // The image column in the layout of `--hf-features`, when the schema asks for it.
+        let batch = &crate::hf_features::conform(batch, &self.schema)?;
         let key = (file_id.to_string(), scheme.to_string());
         if !self.open.contains_key(&key) {
             let seq = self.next_seq.entry(key.clone()).or_insert(0);

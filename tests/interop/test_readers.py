@@ -9,7 +9,6 @@ The binary is $LAKEAUG_BIN, else target/release/lakeaug, else target/debug/lakea
 """
 
 import glob
-import importlib.util
 import io
 import json
 import os
@@ -19,37 +18,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMES = {"aligned", "cross_modal", "pseudo_label"}
-
-
-def lakeaug_bin() -> str:
-    env = os.environ.get("LAKEAUG_BIN")
-    if env:
-        return env
-    for profile in ("release", "debug"):
-        p = ROOT / "target" / profile / "lakeaug"
-        if p.exists():
-            return str(p)
-    raise RuntimeError("build lakeaug first (cargo build --release) or set LAKEAUG_BIN")
-
-
-def run_lakeaug(input_path: Path, out: Path) -> Path:
-    subprocess.run(
-        [lakeaug_bin(), "run", "--input", str(input_path), "--output", str(out)],
-        check=True, cwd=ROOT,
-    )
-    return out
-
-
-@pytest.fixture(scope="session")
-def out_plain(tmp_path_factory) -> Path:
-    return run_lakeaug(Path("sample_data/photos.parquet"), tmp_path_factory.mktemp("plain") / "out")
-
-
-@pytest.fixture(scope="session")
-def out_hf(tmp_path_factory) -> Path:
-    return run_lakeaug(Path("sample_data/photos_hf"), tmp_path_factory.mktemp("hf") / "out")
+from conftest import ROOT, SCHEMES, cls_id  # noqa: E402 (shared with test_loader.py)
 
 
 def manifest_counts(out: Path) -> dict:
@@ -64,11 +33,6 @@ def manifest_counts(out: Path) -> dict:
 
 def part_glob(out: Path) -> str:
     return str(out / "scheme=*" / "*.parquet")
-
-
-def cls_id() -> int:
-    vocab = (ROOT / "sample_data/tokenizer/bert-base-uncased/vocab.txt").read_text().splitlines()
-    return vocab.index("[CLS]")
 
 
 def test_pyarrow_dataset(out_plain):
@@ -135,30 +99,50 @@ def test_hugging_face_image_feature(out_hf, tmp_path):
         img.load()
 
 
-def load_example():
-    spec = importlib.util.spec_from_file_location("pytorch_loader", ROOT / "examples/pytorch_loader.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def test_plain_output_without_hf_features_stays_binary(out_plain, tmp_path):
+    import datasets
+
+    files = sorted(glob.glob(part_glob(out_plain)))
+    dset = datasets.load_dataset("parquet", data_files={"train": files}, split="train",
+                                 cache_dir=str(tmp_path / "hf-cache"))
+    assert dset.features["image"] == datasets.Value("binary")
+
+
+def test_hf_features_yield_pil_images(out_hf_features, tmp_path):
+    """`--hf-features`: load_dataset and streaming=True yield PIL images and string captions
+    without a cast, for a plain-binary input as for the Hugging Face layout one."""
+    import datasets
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    files = sorted(glob.glob(part_glob(out_hf_features)))
+    total = sum(manifest_counts(out_hf_features).values())
+    dset = datasets.load_dataset("parquet", data_files={"train": files}, split="train",
+                                 cache_dir=str(tmp_path / "hf-cache"))
+    assert isinstance(dset.features["image"], datasets.Image)
+    assert dset.features["caption"] == datasets.Value("string")
+    assert len(dset) == total
+    # The same image bytes as the file holds, decoded.
+    stored = pq.read_table(files[0], columns=["image"]).column("image")[0].as_py()["bytes"]
+    first = dset[0]["image"]
+    assert isinstance(first, Image.Image) and first.size == (224, 224)
+    assert first.tobytes() == Image.open(io.BytesIO(stored)).tobytes()
+
+    stream = datasets.load_dataset("parquet", data_files={"train": files}, split="train",
+                                   streaming=True)
+    n = 0
+    for row in stream:
+        assert isinstance(row["image"], Image.Image) and row["image"].size == (224, 224)
+        assert isinstance(row["caption"], str)
+        n += 1
+    assert n == total
 
 
 def test_loader_example_runs(out_plain):
     res = subprocess.run([sys.executable, str(ROOT / "examples/pytorch_loader.py"), str(out_plain),
-                          "--batch-size", "8"], check=True, capture_output=True, text=True)
+                          "--batch-size", "8", "--world-size", "2"],
+                         check=True, capture_output=True, text=True)
     total = sum(manifest_counts(out_plain).values())
     assert f"rows={total} " in res.stdout, res.stdout
-    assert "pixel_values=(8, 3, 224, 224)" in res.stdout
-
-
-def test_loader_collate_pads(out_hf):
-    mod = load_example()
-    dset = mod.LakeaugDataset(str(out_hf), scheme="pseudo_label")
-    items = [dset[i] for i in range(min(5, len(dset)))]
-    batch = mod.SimpleDataLoader(dset).collate_fn(items)
-    lengths = [len(x["input_ids"]) for x in items]
-    assert batch["input_ids"].shape == (len(items), max(lengths))
-    assert batch["attention_mask"].sum(axis=1).tolist() == lengths
-    for row, x in enumerate(items):
-        assert batch["input_ids"][row, :lengths[row]].tolist() == x["input_ids"].tolist()
-        assert (batch["input_ids"][row, lengths[row]:] == mod.PAD_ID).all()
-    assert batch["pixel_values"].shape[1:] == (3, 224, 224)
+    assert "pixel_values=(8, 3, 224, 224) torch.uint8" in res.stdout
+    assert "rank=0 " in res.stdout and "rank=1 " in res.stdout
