@@ -12,6 +12,7 @@
 //! - [`lineage`]: the `source_*`, `aug_*` and run columns that make every row traceable.
 //! - [`write`]: Parquet output, staging and atomic publication, rejects, run manifest.
 //! - [`pipeline`]: the `lakeaug run` job tying these together.
+//! - [`report`]: `lakeaug report`, one self-contained HTML page of what a run did.
 //! - [`sql`]: DataFusion tables and UDFs behind `lakeaug query`.
 //! - [`state`]: what an output already holds (processed files, config) and the run lock,
 //!   for incremental, resumable runs.
@@ -24,6 +25,7 @@ pub mod kernels;
 pub mod lineage;
 pub mod pipeline;
 pub mod read;
+pub mod report;
 pub mod rng;
 pub mod schemes;
 pub mod sql;
