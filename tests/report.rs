@@ -19,7 +19,8 @@ use lakeaug::pipeline::{run, RunOptions};
 use lakeaug::report::{render, ReportOptions};
 
 /// A caption that would run script if it were not escaped.
-const HOSTILE: &str = "<script>alert(1)</script> a \"dog\" & 'cat' on the left <b>";
+const HOSTILE: &str =
+    "<script>alert(1)</script> a \"dog\" & 'cat' on the left <img src=x onerror=alert(2)>";
 
 /// Every built-in scheme.
 const SCHEMES: &[&str] = lakeaug::schemes::BUILTIN_SCHEMES;
@@ -99,15 +100,47 @@ fn page(verify: bool) -> &'static str {
     })
 }
 
-/// Undoes the template's HTML escaping (askama escapes & < > " ').
+/// Undoes HTML escaping: named (&lt; &gt; &quot; &amp; &apos;) and numeric (&#60;,
+/// &#x3c;) character references.
 fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&#39;", "'")
-        .replace("&#x2f;", "/")
-        .replace("&amp;", "&")
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(end) = rest.find(';').filter(|e| *e <= 10) else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let entity = &rest[1..end];
+        let c = match entity {
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "amp" => Some('&'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .or_else(|| entity.strip_prefix("#X"))
+                .map(|h| u32::from_str_radix(h, 16))
+                .or_else(|| entity.strip_prefix('#').map(|d| d.parse::<u32>()))
+                .and_then(|r| r.ok())
+                .and_then(char::from_u32),
+        };
+        match c {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Every `data-metric="KEY"` with the text of its element.
@@ -247,12 +280,18 @@ fn every_number_matches_the_shipped_queries_and_the_parquet_files() {
     }
     let total: usize = written.values().sum();
     let rejected = rejects_rows(out);
-    assert_eq!(total, 15 * 7 * 2, "fixture");
-    assert_eq!(
-        rejected,
-        7 * 2,
-        "the broken row, rejected for every scheme and copy"
-    );
+    let mut rejected_by_scheme: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, b) in read_dir_batches(&out.join("_rejects")) {
+        let s = strs(&b, "scheme");
+        for i in 0..b.num_rows() {
+            *rejected_by_scheme
+                .entry(s.value(i).to_string())
+                .or_default() += 1;
+        }
+    }
+    // The broken row is rejected for every scheme and copy, and its MixGen partner too.
+    assert_eq!(total + rejected, 16 * 7 * 2, "fixture");
+    assert_eq!(rejected, 7 * 2 + 2, "fixture");
     let m: BTreeMap<&str, &str> = metrics
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -273,7 +312,7 @@ fn every_number_matches_the_shipped_queries_and_the_parquet_files() {
         );
         assert_eq!(
             m[format!("scheme_summary.0.{k}.3").as_str()],
-            "2",
+            rejected_by_scheme[*scheme].to_string(),
             "{scheme}"
         );
         // token_lengths.sql: rows with token ids per scheme.
@@ -326,13 +365,17 @@ fn every_number_matches_the_shipped_queries_and_the_parquet_files() {
         }
     }
     assert!(compared >= 15, "{compared}");
-    // Every check of a healthy run passes (the reject rate warns: one bad row of 16).
+    // Every check passes but the reject rate (16 of 224 rows: a fail above 1 %).
+    let names = attrs(html, "data-check");
     let statuses = attrs(html, "data-status");
-    assert!(
-        statuses.iter().all(|s| s != "fail"),
-        "{statuses:?}\n{}",
-        checks_text(html)
-    );
+    for (name, status) in names.iter().zip(&statuses) {
+        let want = if name == "reject rate" {
+            "fail"
+        } else {
+            "pass"
+        };
+        assert_eq!(status, want, "{name}\n{}", checks_text(html));
+    }
 }
 
 fn checks_text(html: &str) -> String {
@@ -360,9 +403,9 @@ fn the_page_is_self_contained_escaped_and_byte_identical() {
     ));
     // The hostile caption is text: no second <script> element, and it reads back.
     assert_eq!(html.matches("<script").count(), 1);
-    assert!(!html.contains("<b>"));
+    assert!(!html.contains("<img src=x"));
     assert!(
-        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
         "hostile caption not shown escaped"
     );
     // Every image is a JPEG of the size its tag states.
@@ -455,7 +498,11 @@ fn caption_diff_spans_give_back_the_stored_caption() {
     let mut checked = 0;
     let mut hostile_seen = false;
     for (i, _) in html.match_indices("<tr class=\"sample\"") {
-        let row_html = &html[i..i + html[i..].find("</tr>").unwrap()];
+        // Up to the next sample row (tiles hold tables of their own).
+        let end = html[i + 1..]
+            .find("<tr class=\"sample\"")
+            .map_or(html.len(), |e| e + i + 1);
+        let row_html = &html[i..end];
         let file = attrs(row_html, "data-source-file")[0].clone();
         let row: i64 = attrs(row_html, "data-source-row")[0].parse().unwrap();
         for (t, _) in row_html.match_indices("<div class=\"tile\" data-scheme=") {
@@ -503,7 +550,7 @@ fn caption_diff_spans_give_back_the_stored_caption() {
             );
         }
     }
-    let _ = hostile_seen;
+    assert!(hostile_seen, "the HTML caption is among the sampled rows");
 }
 
 #[test]
