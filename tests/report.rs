@@ -764,3 +764,95 @@ fn the_page_renders_in_headless_chromium() {
         / n;
     assert!(var > 200.0, "screenshot looks blank: variance {var:.1}");
 }
+
+/// Writes the benchmark input of BENCHMARKS.md ("Report"): `LAKEAUG_BENCH_ROWS` rows
+/// (default 100,000) of small distinct JPEGs with captions, to `LAKEAUG_BENCH_INPUT`.
+/// Run with `cargo test --test report -- --ignored write_report_benchmark_input`.
+#[test]
+#[ignore]
+fn write_report_benchmark_input() {
+    let path = PathBuf::from(std::env::var("LAKEAUG_BENCH_INPUT").expect("LAKEAUG_BENCH_INPUT"));
+    let rows: usize = std::env::var("LAKEAUG_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let words = [
+        "dog", "cat", "red", "car", "tree", "on", "the", "left", "of", "a", "house",
+    ];
+    let file = std::fs::File::create(&path).unwrap();
+    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new("image", arrow::datatypes::DataType::Binary, true),
+        arrow::datatypes::Field::new("caption", arrow::datatypes::DataType::Utf8, true),
+    ]));
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None).unwrap();
+    for start in (0..rows).step_by(1000) {
+        let n = 1000.min(rows - start);
+        let mut images = Vec::with_capacity(n);
+        let mut captions = Vec::with_capacity(n);
+        for r in start..start + n {
+            let img = image::RgbImage::from_fn(96, 72, |x, y| {
+                image::Rgb([
+                    (x * 2 + r as u32) as u8,
+                    (y * 3 + (r / 256) as u32) as u8,
+                    (r * 7) as u8,
+                ])
+            });
+            let mut out = std::io::Cursor::new(Vec::new());
+            img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+            images.push(out.into_inner());
+            let caption: Vec<&str> = (0..8)
+                .map(|k| words[(r * 31 + k * 17 + k * k) % words.len()])
+                .collect();
+            captions.push(caption.join(" "));
+        }
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                std::sync::Arc::new(arrow::array::BinaryArray::from_iter_values(images.iter())),
+                std::sync::Arc::new(arrow::array::StringArray::from(captions)),
+            ],
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+    }
+    w.close().unwrap();
+}
+
+#[test]
+fn run_report_writes_the_page_next_to_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let bin = env!("CARGO_BIN_EXE_lakeaug");
+    let status = Command::new(bin)
+        .args([
+            "run",
+            "--quiet",
+            "--report",
+            "--input",
+            &sample_photos(),
+            "--output",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let html = std::fs::read_to_string(dir.path().join("out-report.html")).unwrap();
+    assert!(html.contains("<h1>lakeaug report</h1>"));
+    assert_eq!(attrs(&html, "data-digest").len(), 8, "8 samples by default");
+    // `lakeaug report` writes the same place by default, and refuses OUT itself.
+    let report = Command::new(bin).arg("report").arg(&out).output().unwrap();
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let refused = Command::new(bin)
+        .arg("report")
+        .arg(&out)
+        .arg("--out")
+        .arg(out.join("r.html"))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("inside the output folder"));
+}
