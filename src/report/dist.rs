@@ -102,13 +102,18 @@ pub fn specs_for(scheme: &Scheme, config: &Config) -> Vec<Spec> {
                     ("saturation", *saturation),
                 ] {
                     let col = format!("aug_{name}");
-                    let lo = (1.0 - f64::from(spread)).max(0.0);
-                    let hi = 1.0 + f64::from(spread);
+                    // In float32, as the sampler draws them.
+                    let lo = f64::from((1.0 - spread).max(0.0));
+                    let hi = f64::from(1.0 + spread);
                     if spread > 0.0 && hi > lo {
                         push(
                             &col,
                             float(&col),
-                            format!("{name} factor uniform in [{lo}, {hi}]"),
+                            format!(
+                                "{name} factor uniform in [{}, {}]",
+                                fmt_num(lo),
+                                fmt_num(hi)
+                            ),
                             Expected::Uniform {
                                 lo,
                                 hi,
@@ -129,7 +134,7 @@ pub fn specs_for(scheme: &Scheme, config: &Config) -> Vec<Spec> {
                     push(
                         "aug_hue",
                         float("aug_hue"),
-                        format!("hue shift uniform in [-{h}, {h}] (when not left out)"),
+                        format!("hue shift uniform in ±{} (when not left out)", fmt_num(h)),
                         Expected::Uniform {
                             lo: -h,
                             hi: h,
@@ -166,7 +171,7 @@ pub fn specs_for(scheme: &Scheme, config: &Config) -> Vec<Spec> {
                     push(
                         "aug_rotate_deg",
                         float("aug_rotate_deg"),
-                        format!("angle uniform in [-{d}, {d}] degrees"),
+                        format!("angle uniform in ±{} degrees", fmt_num(d)),
                         Expected::Uniform {
                             lo: -d,
                             hi: d,
@@ -208,7 +213,11 @@ pub fn specs_for(scheme: &Scheme, config: &Config) -> Vec<Spec> {
                 push(
                     "aug_blur_sigma",
                     float("aug_blur_sigma"),
-                    format!("sigma uniform in [{lo}, {hi}] (when blurred)"),
+                    format!(
+                        "sigma uniform in [{}, {}] (when blurred)",
+                        fmt_num(lo),
+                        fmt_num(hi)
+                    ),
                     expected,
                 );
             }
@@ -245,7 +254,7 @@ pub fn specs_for(scheme: &Scheme, config: &Config) -> Vec<Spec> {
             ImageOp::Mixgen { lambda } => push(
                 "aug_mix_lambda",
                 float("aug_mix_lambda"),
-                format!("lambda {lambda}"),
+                format!("lambda {}", fmt_num(f64::from(*lambda))),
                 Expected::Constant(f64::from(*lambda)),
             ),
         }

@@ -12,7 +12,7 @@
 use askama::Template;
 
 use super::charts;
-use super::dist::{fmt_num, fmt_p, DistResult, P_FAIL};
+use super::dist::{fmt_num, fmt_p, DistResult, Expected, P_FAIL};
 use super::sample::Samples;
 use super::snapshot::{
     Fixed, QueryTable, Snapshot, CAPTION_EDITS, CONSISTENCY, PARAMETER_DISTRIBUTION,
@@ -305,8 +305,13 @@ fn dist_view(scheme: &str, i: usize, r: &DistResult) -> DistView {
     } else {
         "fail"
     };
+    // The observed range says something for draws from a range, not for 0/1 draws.
+    let ranged = matches!(
+        r.spec.expected,
+        Expected::Uniform { .. } | Expected::Constant(_)
+    );
     let range = match (r.min, r.max) {
-        (Some(a), Some(b)) => format!("observed {}..{}", fmt_num(a), fmt_num(b)),
+        (Some(a), Some(b)) if ranged => format!("observed {}..{}", fmt_num(a), fmt_num(b)),
         _ => String::new(),
     };
     let out_of_range = if r.out_of_range > 0 {
