@@ -34,6 +34,7 @@
 //!   ─▶ manifest; `--full` swap (target)
 //! ```
 //! - [`sql`]: DataFusion tables and UDFs behind `lakeaug query`.
+//! - [`report`]: `lakeaug report`, one self-contained HTML page of what a run did.
 
 // Every `unsafe` block says why it is sound. A warning, not an error, until
 // src/read/mapped.rs's signal-handler blocks have their notes.
@@ -48,6 +49,7 @@ pub mod layout;
 pub mod lineage;
 pub mod pipeline;
 pub mod read;
+pub mod report;
 pub mod rng;
 pub mod schemes;
 pub mod sql;

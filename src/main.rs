@@ -49,6 +49,8 @@ enum Command {
     Query(lakeaug::sql::cli::QueryArgs),
     /// Rewrite an output's small part files into fewer, larger ones (for loaders).
     Compact(CompactArgs),
+    /// Write one self-contained HTML page showing what the augmentation did.
+    Report(ReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -232,6 +234,10 @@ struct RunArgs {
     /// No progress bar and no summary.
     #[arg(long, short)]
     quiet: bool,
+    /// After the run, write its HTML report to OUT-report.html (next to OUT; see
+    /// `lakeaug report`).
+    #[arg(long)]
+    report: bool,
 }
 
 /// Largest `--batch-size`: a batch of 128 rows is the default; a million rows of images is
@@ -389,6 +395,14 @@ fn run_main(args: &RunArgs) -> u8 {
         }
         Err(e) => print_error(e),
     }
+    if args.report && matches!(&result, Ok(s) if s.status == RunStatus::Processed) {
+        let opts =
+            lakeaug::report::ReportOptions::new(&args.output, default_report_path(&args.output));
+        if let Err(e) = write_report(opts, args.quiet) {
+            print_error(&e);
+            return exit::FAILURE;
+        }
+    }
     if let Some(path) = &args.summary_json {
         let json = match &result {
             Ok(s) => serde_json::to_string_pretty(&s.to_json(i32::from(code))),
@@ -428,6 +442,103 @@ fn schemes_command(args: &SchemesArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  lakeaug report out/                         # writes out-report.html next to out/
+  lakeaug report out/ --out /tmp/r.html --schemes aligned,cross_modal --samples 16 --verify
+  lakeaug report out/ --source sample_data/photos.parquet   # inputs not found from here
+
+The page is one self-contained HTML file (inline CSS, data: thumbnails, inline SVG charts;
+its Content-Security-Policy forbids loading anything): open it in any browser, offline.
+It reads the committed snapshot `lakeaug query` reads and never writes into OUT.")]
+struct ReportArgs {
+    /// The output folder of `lakeaug run`.
+    #[arg(value_name = "OUT")]
+    output: PathBuf,
+    /// Where to write the HTML [default: OUT-report.html next to OUT].
+    #[arg(long, value_name = "FILE.html")]
+    out: Option<PathBuf>,
+    /// Schemes to show, comma-separated [default: the last run's schemes].
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    schemes: Option<Vec<String>>,
+    /// Source rows sampled (the lowest source_digest), the same rows in every scheme.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    samples: usize,
+    /// Variants shown per scheme and source row (copies 0..K).
+    #[arg(long, default_value_t = 3, value_name = "K")]
+    copies_shown: usize,
+    /// Thumbnail width in pixels.
+    #[arg(long, default_value_t = 128, value_name = "P")]
+    thumb_px: u32,
+    /// Re-derive every sampled row from its source and lineage (digest, image bytes,
+    /// caption) and show a check mark or a cross.
+    #[arg(long)]
+    verify: bool,
+    /// Largest page in bytes; the sample is halved until the page fits.
+    #[arg(long, default_value_t = lakeaug::report::DEFAULT_MAX_BYTES, value_name = "B")]
+    max_bytes: u64,
+    /// The run's input (file, folder or glob, as given to `lakeaug run --input`), when the
+    /// paths recorded in the manifests are not found from here. Repeatable.
+    #[arg(long = "source", value_name = "PATH")]
+    sources: Vec<String>,
+}
+
+/// `OUT-report.html` beside the output folder `OUT`.
+fn default_report_path(output: &std::path::Path) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "lakeaug".into());
+    output
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join(format!("{name}-report.html"))
+}
+
+fn report_command(args: &ReportArgs) -> anyhow::Result<()> {
+    let mut opts = lakeaug::report::ReportOptions::new(
+        &args.output,
+        args.out
+            .clone()
+            .unwrap_or_else(|| default_report_path(&args.output)),
+    );
+    opts.schemes = args.schemes.clone();
+    opts.samples = args.samples;
+    opts.copies_shown = args.copies_shown;
+    opts.thumb_px = args.thumb_px;
+    opts.verify = args.verify;
+    opts.max_bytes = args.max_bytes;
+    opts.sources = args.sources.clone();
+    write_report(opts, false)
+}
+
+fn write_report(mut opts: lakeaug::report::ReportOptions, quiet: bool) -> anyhow::Result<()> {
+    opts.command_line = std::env::args()
+        .map(|a| lakeaug::report::shell_quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let summary = lakeaug::report::write_report(&opts)?;
+    if !quiet {
+        let halved = if summary.halved {
+            " (sample halved to fit --max-bytes)"
+        } else {
+            ""
+        };
+        eprintln!(
+            "report {}: {} bytes, {} sampled source rows{halved}",
+            summary.path.display(),
+            summary.bytes,
+            summary.samples
+        );
+    }
+    if let Some((_, failed)) = summary.verified {
+        if failed > 0 {
+            anyhow::bail!("--verify: {failed} sampled rows do not re-derive from their source and lineage (see the report)");
+        }
+    }
+    Ok(())
+}
+
 /// glibc malloc tuned for batch-sized buffers. By default glibc raises its mmap threshold
 /// to the largest block freed so far, after which input and output batch buffers come from
 /// the heap, where longer-lived blocks pin freed space and peak memory grew with the number
@@ -451,6 +562,7 @@ fn main() -> ExitCode {
         Command::Compact(args) => return ExitCode::from(compact_main(args)),
         Command::Schemes(args) => schemes_command(args),
         Command::Query(args) => lakeaug::sql::cli::run_query(args),
+        Command::Report(args) => report_command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,6 +17,7 @@ mod image_parity;
 mod incremental;
 mod interop;
 mod readme_cron;
+mod report;
 mod run_e2e;
 mod s3;
 mod schemes_e2e;
