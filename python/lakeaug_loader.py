@@ -150,7 +150,7 @@ def _fix_mmap_threshold() -> None:
     threshold to the largest block freed so far, after which such blocks come from the heap,
     where smaller long-lived objects pin the freed space: a worker's peak memory was 1.8x
     higher (tests/interop/test_loader.py, 448x448 images). The `lakeaug` binary does the
-    same (README, "Performance"). No-op where the C library has no `mallopt`."""
+    same (docs/performance.md). No-op where the C library has no `mallopt`."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):

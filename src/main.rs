@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use lakeaug::config::{Config, FormatSetting, ResizeSetting, MAX_COPIES, MAX_IMAGE_SIZE};
 use lakeaug::pipeline::{run, BadFilePolicy, RunError, RunOptions, RunStatus, RunSummary};
 
-/// Exit codes of `lakeaug run`, for schedulers (documented in the README and `run --help`).
+/// Exit codes of `lakeaug run`, for schedulers (documented in docs/nightly.md and `run --help`).
 mod exit {
     /// Work done (also when some rows were rejected).
     pub const SUCCESS: u8 = 0;

@@ -88,8 +88,8 @@ pub(crate) fn records(columns: &[super::ParamColumn]) -> String {
     names.join(", ")
 }
 
-/// The README's op table, one row per op, generated from the ops' declarations (a test
-/// checks that the README holds exactly this table).
+/// The op table of docs/schemes.md, one row per op, generated from the ops' declarations (a test
+/// checks that docs/schemes.md holds exactly this table).
 pub fn op_table_markdown() -> String {
     let mut out = String::from(
         "| op | kind | what it does | parameters (default) | records |\n|---|---|---|---|---|\n",

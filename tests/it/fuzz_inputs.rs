@@ -12,10 +12,10 @@
 //!   recorded parameters gives the same caption, and its tokens are `[CLS] ... [SEP]`
 //!   within `max_tokens`; time per caption is bounded.
 //!
-//! `cargo test --test fuzz_inputs` runs a small fixed number of cases per property
+//! `cargo test --test it fuzz_inputs::` runs a small fixed number of cases per property
 //! (deterministic: proptest's seed is fixed by `PROPTEST_RNG_SEED` when set). Run longer
-//! with e.g. `PROPTEST_CASES=100000 cargo test --release --test fuzz_inputs`. A failing
-//! case is shrunk and saved under `tests/fuzz_inputs.proptest-regressions`; commit that
+//! with e.g. `PROPTEST_CASES=100000 cargo test --release --test it fuzz_inputs::`. A failing
+//! case is shrunk and saved under `tests/it/fuzz_inputs.proptest-regressions`; commit that
 //! file so the case is replayed first from then on.
 
 use crate::common;

@@ -16,7 +16,7 @@ mod hostile;
 mod image_parity;
 mod incremental;
 mod interop;
-mod readme_cron;
+mod nightly_docs;
 mod report;
 mod run_e2e;
 mod s3;

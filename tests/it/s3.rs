@@ -256,17 +256,17 @@ fn s3_full_incremental_killed_and_read_back_with_pyarrow() {
     );
 
     stale_lock_takeovers_race_with_one_winner(&env);
-    readme_cronjob_script_runs_as_written(&env);
+    documented_cronjob_script_runs_as_written(&env);
 }
 
-/// The shell script of the README's Kubernetes CronJob (the folded `args` scalar of the
+/// The shell script of the Kubernetes CronJob in docs/nightly.md (the folded `args` scalar of the
 /// ```yaml block), with its bucket paths, summary file and binary moved to this test's.
-fn readme_cronjob_script() -> String {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let yaml = readme
+fn documented_cronjob_script() -> String {
+    let doc = std::fs::read_to_string(root().join("docs/nightly.md")).unwrap();
+    let yaml = doc
         .split("```yaml\n")
         .nth(1)
-        .expect("README has a ```yaml block")
+        .expect("docs/nightly.md has a ```yaml block")
         .split("```")
         .next()
         .unwrap();
@@ -286,9 +286,9 @@ fn readme_cronjob_script() -> String {
 /// The CronJob's script against the moto server: a first run processes the lake and
 /// prints its summary; a second finds nothing new, which lakeaug reports as exit 3 and the
 /// script turns into a success for the Job.
-fn readme_cronjob_script_runs_as_written(env: &Env) {
+fn documented_cronjob_script_runs_as_written(env: &Env) {
     let summary = env.home.path().join("last-run.json");
-    let mut script = readme_cronjob_script();
+    let mut script = documented_cronjob_script();
     for (from, to) in [
         ("/usr/local/bin/lakeaug", env!("CARGO_BIN_EXE_lakeaug")),
         ("s3://my-lake/raw/", "s3://lake/in/"),

@@ -125,7 +125,7 @@ impl ParamDoc {
     }
 }
 
-/// Documentation of one op for `lakeaug schemes` and the README's op table.
+/// Documentation of one op for `lakeaug schemes` and the op table in docs/schemes.md.
 pub struct OpDoc {
     pub name: &'static str,
     /// `image` or `text`.

@@ -1,5 +1,5 @@
-//! The cron line of the README's "Running nightly" section, run as written: taken from
-//! README.md, with only its paths moved into a temporary folder and the binary under test.
+//! The cron line of docs/nightly.md ("Running nightly", linked from the README), run as
+//! written: taken from docs/nightly.md, with only its paths moved into a temporary folder and the binary under test.
 //! So the documented line is known to work, and this test fails if it changes unchecked.
 
 use crate::common;
@@ -7,13 +7,13 @@ use crate::common;
 use std::path::Path;
 use std::process::Command;
 
-/// The command of the one crontab line in the README's ```cron block.
-fn readme_cron_command() -> String {
-    let readme = std::fs::read_to_string(common::repo_path("README.md")).unwrap();
-    let block = readme
+/// The command of the one crontab line in docs/nightly.md's ```cron block.
+fn documented_cron_command() -> String {
+    let doc = std::fs::read_to_string(common::repo_path("docs/nightly.md")).unwrap();
+    let block = doc
         .split("```cron\n")
         .nth(1)
-        .expect("README has a ```cron block")
+        .expect("docs/nightly.md has a ```cron block")
         .split("```")
         .next()
         .unwrap();
@@ -29,7 +29,7 @@ fn readme_cron_command() -> String {
 fn moved(cmd: String, from: &str, to: &Path) -> String {
     assert!(
         cmd.contains(from),
-        "the README cron line no longer has {from}: {cmd}"
+        "the cron line of docs/nightly.md no longer has {from}: {cmd}"
     );
     cmd.replace(from, to.to_str().unwrap())
 }
@@ -43,7 +43,7 @@ fn run_cron(cmd: &str) -> Option<i32> {
 }
 
 #[test]
-fn the_readme_cron_line_works_as_written() {
+fn the_documented_cron_line_works_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (lake, out, etc, log) = (
@@ -54,7 +54,7 @@ fn the_readme_cron_line_works_as_written() {
     );
     std::fs::create_dir_all(&etc).unwrap();
     std::fs::create_dir_all(&log).unwrap();
-    // The config as the README says to make one: the template with every default.
+    // The config as docs/nightly.md says to make one: the template with every default.
     let template = Command::new(env!("CARGO_BIN_EXE_lakeaug"))
         .args(["schemes", "--config-template"])
         .output()
@@ -74,7 +74,7 @@ fn the_readme_cron_line_works_as_written() {
         ],
     );
 
-    let mut cmd = readme_cron_command();
+    let mut cmd = documented_cron_command();
     cmd = moved(
         cmd,
         "/usr/local/bin/lakeaug",
