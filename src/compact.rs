@@ -31,7 +31,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
 use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
 use arrow::compute::kernels::cmp::eq;
 use arrow::compute::{cast, filter_record_batch, not, or};
@@ -39,11 +38,83 @@ use arrow::datatypes::{DataType, SchemaRef};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ArrowWriter;
 
-use crate::state::lock::RunLock;
-use crate::state::{journal, State, DATASET_PATH};
-use crate::store::Store;
+use crate::state::lock::{LockError, RunLock};
+use crate::state::{journal, State, StateError, DATASET_PATH};
+use crate::store::{Store, StoreError};
 use crate::write::dataset::{remove_staging, writer_properties};
-use crate::write::WriterOptions;
+use crate::write::{WriteError, WriterOptions};
+
+/// Why compacting (or detaching an input's rows) failed. Each error names the output or
+/// the part file involved; nothing was changed unless the cause says otherwise.
+#[derive(Debug, thiserror::Error)]
+pub enum CompactError {
+    #[error("{output} is not a lakeaug output (no {DATASET_PATH}): pass the --output folder of `lakeaug run`")]
+    NotAnOutput { output: String },
+    #[error("{output} is not a lakeaug output (no {DATASET_PATH})")]
+    NoDataset { output: String },
+    /// A local file operation on a part; `context` says which and where.
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{part} is listed by the state but missing")]
+    Missing { part: String },
+    #[error("{part} is not a readable Parquet file")]
+    NotParquet {
+        part: String,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("cannot read {part}")]
+    Read {
+        part: String,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+    #[error("{part} has no source_file column: not a lakeaug part")]
+    NoSourceFile { part: String },
+    #[error("compacting into {part}: read {rows} rows where the footers say {expected}; nothing was changed")]
+    RowCount {
+        part: String,
+        rows: u64,
+        expected: u64,
+    },
+    #[error("{part} is listed by input {key} but holds none of its rows (source_file = {path}); the state is inconsistent: rebuild with `lakeaug run --full`")]
+    NoRowsOf {
+        part: String,
+        key: String,
+        path: String,
+    },
+    #[error("{part} holds {rows} rows of input files that no state record lists with it; the state is inconsistent: rebuild with `lakeaug run --full`")]
+    Unowned { part: String, rows: usize },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error(transparent)]
+    Parquet(#[from] parquet::errors::ParquetError),
+}
+
+impl CompactError {
+    /// Another live run holds the output (the CLI exits with its own code then).
+    pub fn is_locked(&self) -> bool {
+        matches!(self, CompactError::Lock(LockError::Locked(_)))
+    }
+}
+
+type Result<T, E = CompactError> = std::result::Result<T, E>;
+
+fn io_error(context: String) -> impl FnOnce(std::io::Error) -> CompactError {
+    move |source| CompactError::Io { context, source }
+}
 
 /// Rows of a compacted part at most (a part with at least half of it is left alone).
 pub const DEFAULT_TARGET_ROWS: u64 = 100_000;
@@ -126,22 +197,26 @@ fn snapshot_parts(state: &State) -> (BTreeMap<String, BTreeSet<String>>, BTreeSe
 
 /// Batches of a part file: read in place for a local output, else fetched whole (the
 /// parts compacted are small by definition).
-fn read_part(store: &dyn Store, rel: &str) -> anyhow::Result<ParquetRecordBatchReader> {
+fn read_part(store: &dyn Store, rel: &str) -> Result<ParquetRecordBatchReader> {
     let what = || format!("{}/{rel}", store.describe());
+    let not_parquet = |source| CompactError::NotParquet {
+        part: what(),
+        source,
+    };
     let reader = match store.local_root() {
         Some(root) => {
             let file =
-                File::open(root.join(rel)).with_context(|| format!("cannot open {}", what()))?;
+                File::open(root.join(rel)).map_err(io_error(format!("cannot open {}", what())))?;
             ParquetRecordBatchReaderBuilder::try_new(file)
-                .with_context(|| format!("{} is not a readable Parquet file", what()))?
+                .map_err(not_parquet)?
                 .build()?
         }
         None => {
             let bytes = store
                 .get(rel)?
-                .with_context(|| format!("{} is listed by the state but missing", what()))?;
+                .ok_or_else(|| CompactError::Missing { part: what() })?;
             ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-                .with_context(|| format!("{} is not a readable Parquet file", what()))?
+                .map_err(not_parquet)?
                 .build()?
         }
     };
@@ -149,15 +224,21 @@ fn read_part(store: &dyn Store, rel: &str) -> anyhow::Result<ParquetRecordBatchR
 }
 
 /// Rows, size and schema of a part, from its footer.
-fn describe_part(store: &dyn Store, rel: &str, owners: BTreeSet<String>) -> anyhow::Result<Part> {
+fn describe_part(store: &dyn Store, rel: &str, owners: BTreeSet<String>) -> Result<Part> {
     let what = || format!("{}/{rel}", store.describe());
+    let not_parquet = |source| CompactError::NotParquet {
+        part: what(),
+        source,
+    };
     let (builder_rows, schema, bytes) = match store.local_root() {
         Some(root) => {
             let file =
-                File::open(root.join(rel)).with_context(|| format!("cannot open {}", what()))?;
-            let bytes = file.metadata()?.len();
-            let b = ParquetRecordBatchReaderBuilder::try_new(file)
-                .with_context(|| format!("{} is not a readable Parquet file", what()))?;
+                File::open(root.join(rel)).map_err(io_error(format!("cannot open {}", what())))?;
+            let bytes = file
+                .metadata()
+                .map_err(io_error(format!("cannot read the size of {}", what())))?
+                .len();
+            let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(not_parquet)?;
             (
                 b.metadata().file_metadata().num_rows(),
                 b.schema().clone(),
@@ -167,10 +248,10 @@ fn describe_part(store: &dyn Store, rel: &str, owners: BTreeSet<String>) -> anyh
         None => {
             let data = store
                 .get(rel)?
-                .with_context(|| format!("{} is listed by the state but missing", what()))?;
+                .ok_or_else(|| CompactError::Missing { part: what() })?;
             let bytes = data.len() as u64;
             let b = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(data))
-                .with_context(|| format!("{} is not a readable Parquet file", what()))?;
+                .map_err(not_parquet)?;
             (
                 b.metadata().file_metadata().num_rows(),
                 b.schema().clone(),
@@ -203,18 +284,16 @@ struct PartWriter<'a> {
 }
 
 impl PartWriter<'_> {
-    fn create(
-        &self,
-        rel: &str,
-        schema: &SchemaRef,
-    ) -> anyhow::Result<(PathBuf, ArrowWriter<File>)> {
+    fn create(&self, rel: &str, schema: &SchemaRef) -> Result<(PathBuf, ArrowWriter<File>)> {
         let staged = self.staging.join(rel);
         if let Some(dir) = staged.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create staging folder {}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(io_error(format!(
+                "cannot create staging folder {}",
+                dir.display()
+            )))?;
         }
-        let file =
-            File::create(&staged).with_context(|| format!("cannot create {}", staged.display()))?;
+        let file = File::create(&staged)
+            .map_err(io_error(format!("cannot create {}", staged.display())))?;
         let props = writer_properties(schema, self.image_column, &WriterOptions::default())?;
         Ok((
             staged,
@@ -222,9 +301,11 @@ impl PartWriter<'_> {
         ))
     }
 
-    fn finish(writer: ArrowWriter<File>) -> anyhow::Result<()> {
-        writer.into_inner()?.sync_all()?;
-        Ok(())
+    fn finish(writer: ArrowWriter<File>) -> Result<()> {
+        writer
+            .into_inner()?
+            .sync_all()
+            .map_err(io_error("cannot flush a staged part to disk".into()))
     }
 }
 
@@ -236,7 +317,7 @@ fn compacted_name(scheme: &str, origin: &[&str]) -> String {
 }
 
 /// Replace the parts of each rewrite atomically (see the module doc).
-fn apply(store: &dyn Store, state: &mut State, rewrites: Vec<Rewrite>) -> anyhow::Result<()> {
+fn apply(store: &dyn Store, state: &mut State, rewrites: Vec<Rewrite>) -> Result<()> {
     let (owners, _) = snapshot_parts(state);
     let mut records = state.files.clone();
     let mut notes: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -285,12 +366,14 @@ fn apply(store: &dyn Store, state: &mut State, rewrites: Vec<Rewrite>) -> anyhow
 
 /// Compact the output at `output` (see the module doc). Takes the run lock (fails like a
 /// run when another holds it) and finishes what killed runs left first.
-pub fn compact(output: &str, options: &CompactOptions) -> anyhow::Result<CompactSummary> {
+pub fn compact(output: &str, options: &CompactOptions) -> Result<CompactSummary> {
     let store: Arc<dyn Store> = if crate::store::is_url(output) {
         crate::store::open_store(output)?
     } else {
         if !Path::new(output).join(DATASET_PATH).exists() {
-            bail!("{output} is not a lakeaug output (no {DATASET_PATH}): pass the --output folder of `lakeaug run`");
+            return Err(CompactError::NotAnOutput {
+                output: output.to_string(),
+            });
         }
         crate::store::open_store(output)?
     };
@@ -302,10 +385,9 @@ pub fn compact(output: &str, options: &CompactOptions) -> anyhow::Result<Compact
     let lock = RunLock::acquire(store.clone(), &id)?;
     let mut state = State::load(store.as_ref())?;
     let Some(dataset) = state.dataset.clone() else {
-        bail!(
-            "{} is not a lakeaug output (no {DATASET_PATH})",
-            store.describe()
-        );
+        return Err(CompactError::NoDataset {
+            output: store.describe(),
+        });
     };
     journal::recover(store.as_ref(), &state)?;
     state.compact(store.as_ref())?;
@@ -329,7 +411,7 @@ fn compact_locked(
     image_column: &str,
     staging: &Path,
     options: &CompactOptions,
-) -> anyhow::Result<CompactSummary> {
+) -> Result<CompactSummary> {
     let (owners, in_flight) = snapshot_parts(state);
     let mut summary = CompactSummary {
         parts_before: owners.len(),
@@ -381,8 +463,10 @@ fn compact_locked(
         let mut rows = 0u64;
         for part in group {
             for batch in read_part(store, &part.rel)? {
-                let batch = batch
-                    .with_context(|| format!("cannot read {}/{}", store.describe(), part.rel))?;
+                let batch = batch.map_err(|source| CompactError::Read {
+                    part: format!("{}/{}", store.describe(), part.rel),
+                    source,
+                })?;
                 rows += batch.num_rows() as u64;
                 out.write(&batch)?;
             }
@@ -390,7 +474,11 @@ fn compact_locked(
         PartWriter::finish(out)?;
         let expected: u64 = group.iter().map(|p| p.rows).sum();
         if rows != expected {
-            bail!("compacting into {rel}: read {rows} rows where the footers say {expected}; nothing was changed");
+            return Err(CompactError::RowCount {
+                part: rel,
+                rows,
+                expected,
+            });
         }
         summary.rows += rows;
         summary.parts_rewritten += group.len();
@@ -422,7 +510,7 @@ pub fn detach(
     keys: &[&str],
     image_column: &str,
     staging: &Path,
-) -> anyhow::Result<usize> {
+) -> Result<usize> {
     let (owners, _) = snapshot_parts(state);
     // Shared parts holding rows of files to detach, and which of those files.
     let mut shared: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -454,7 +542,7 @@ pub fn detach(
         for key in leaving {
             let name = compacted_name(scheme, &["detach", rel.as_str(), key.as_str()]);
             let (staged, w) = writer.create(&name, &part.schema)?;
-            let path = StringArray::new_scalar(state.files[key].path.as_str());
+            let path = StringArray::new_scalar(state.files[key].identity.path.as_str());
             outs.push((key.clone(), path, name, staged, w, 0usize));
         }
         let rest_name = compacted_name(scheme, &["rest", rel.as_str()]);
@@ -483,12 +571,11 @@ pub fn detach(
         for (key, _, name, staged, w, rows) in outs {
             PartWriter::finish(w)?;
             if rows == 0 {
-                bail!(
-                    "{}/{rel} is listed by input {key} but holds none of its rows (source_file = {}); \
-                     the state is inconsistent: rebuild with `lakeaug run --full`",
-                    store.describe(),
-                    state.files[&key].path
-                );
+                return Err(CompactError::NoRowsOf {
+                    part: format!("{}/{rel}", store.describe()),
+                    path: state.files[&key].identity.path.clone(),
+                    key,
+                });
             }
             rewrite.new.push(NewPart {
                 staged,
@@ -498,11 +585,10 @@ pub fn detach(
         }
         let others: BTreeSet<String> = owners[rel].difference(leaving).cloned().collect();
         if rest_rows > 0 && others.is_empty() {
-            bail!(
-                "{}/{rel} holds {rest_rows} rows of input files that no state record lists with it; \
-                 the state is inconsistent: rebuild with `lakeaug run --full`",
-                store.describe()
-            );
+            return Err(CompactError::Unowned {
+                part: format!("{}/{rel}", store.describe()),
+                rows: rest_rows,
+            });
         }
         if rest_rows > 0 {
             rewrite.new.push(NewPart {
@@ -523,16 +609,11 @@ pub fn detach(
 }
 
 /// The batch's `source_file` column as plain strings.
-fn source_files(
-    batch: &RecordBatch,
-    store: &dyn Store,
-    rel: &str,
-) -> anyhow::Result<Arc<dyn Array>> {
-    let column = batch.column_by_name("source_file").with_context(|| {
-        format!(
-            "{}/{rel} has no source_file column: not a lakeaug part",
-            store.describe()
-        )
-    })?;
+fn source_files(batch: &RecordBatch, store: &dyn Store, rel: &str) -> Result<Arc<dyn Array>> {
+    let column = batch
+        .column_by_name("source_file")
+        .ok_or_else(|| CompactError::NoSourceFile {
+            part: format!("{}/{rel}", store.describe()),
+        })?;
     Ok(cast(column, &DataType::Utf8)?)
 }

@@ -103,12 +103,12 @@ fn compact_main(args: &CompactArgs) -> u8 {
             }
             exit::SUCCESS
         }
-        Err(e) if e.downcast_ref::<lakeaug::state::lock::Locked>().is_some() => {
-            print_error(&e);
+        Err(e) if e.is_locked() => {
+            print_error(&e.into());
             exit::LOCKED
         }
         Err(e) => {
-            print_error(&e);
+            print_error(&e.into());
             exit::FAILURE
         }
     }
@@ -561,7 +561,7 @@ fn main() -> ExitCode {
         Command::Run(args) => return ExitCode::from(run_main(args)),
         Command::Compact(args) => return ExitCode::from(compact_main(args)),
         Command::Schemes(args) => schemes_command(args),
-        Command::Query(args) => lakeaug::sql::cli::run_query(args),
+        Command::Query(args) => lakeaug::sql::cli::run_query(args).map_err(Into::into),
         Command::Report(args) => report_command(args),
     };
     match result {

@@ -13,7 +13,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{anyhow, ensure, Context};
 use arrow::array::{
     Array, BooleanArray, BooleanBufferBuilder, BooleanBuilder, Int32Array, ListArray, StringArray,
     UInt64Array,
@@ -24,6 +23,67 @@ use rand::Rng;
 use tokenizers::{PostProcessor, Tokenizer, TruncationParams};
 
 use crate::rng::{stream_rng, Stream};
+
+/// Why a tokenizer could not be loaded, or tokens or MLM labels could not be made. Each
+/// names the tokenizer file, or the row, and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("cannot load tokenizer {}: {cause}", .path.display())]
+    Load {
+        path: PathBuf,
+        cause: tokenizers::Error,
+    },
+    #[error("tokenizer {}: max_tokens = {max_tokens} is smaller than the {added} special tokens added to every caption", .path.display())]
+    MaxTokens {
+        path: PathBuf,
+        max_tokens: usize,
+        added: usize,
+    },
+    #[error("tokenizer {}: cannot set truncation: {cause}", .path.display())]
+    Truncation {
+        path: PathBuf,
+        cause: tokenizers::Error,
+    },
+    #[error("tokenizer {}: vocabulary size {vocab_size} is not usable with Int32 ids", .path.display())]
+    VocabSize { path: PathBuf, vocab_size: usize },
+    #[error("tokenizing captions with {}: {cause}", .path.display())]
+    Encode {
+        path: PathBuf,
+        cause: tokenizers::Error,
+    },
+    #[error("row {row}: token id {id} does not fit in Int32")]
+    IdRange { row: usize, id: u32 },
+    #[error("more than 2^31 tokens in a batch")]
+    TooManyTokens,
+    #[error("MLM {name} must be in [0, 1], got {value}")]
+    Probability { name: &'static str, value: f64 },
+    #[error("MLM mask_prob + random_prob must be at most 1, got {mask} + {random}")]
+    ReplaceShare { mask: f64, random: f64 },
+    #[error("mask id {0} too large")]
+    MaskId(u32),
+    #[error("vocabulary size {0} is not in 1..=2^31-1")]
+    VocabRange(usize),
+    #[error("mlm_pseudo_labels: {rows} token rows, {masks} special-token masks, {seeds} seeds")]
+    Lengths {
+        rows: usize,
+        masks: usize,
+        seeds: usize,
+    },
+    #[error("{column} must be {expected}, got {data_type}")]
+    ColumnType {
+        column: &'static str,
+        expected: &'static str,
+        data_type: DataType,
+    },
+    /// A row whose token lists, mask or seed do not agree.
+    #[error("row {row}: {problem}")]
+    Row { row: usize, problem: String },
+    /// The tokenizer library returned something inconsistent.
+    #[error("{0}")]
+    Tokenizer(&'static str),
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+}
 
 /// The label of positions that are not predicted (PyTorch's `CrossEntropyLoss`
 /// `ignore_index`, as used by Hugging Face).
@@ -76,46 +136,59 @@ impl TextTokenizer {
     /// the post-processor adds (`[CLS]`, `[SEP]`), cutting from the right as Hugging Face's
     /// `truncation=True, max_length=max_tokens` does; padding is switched off whatever the
     /// file says. Errors name the file.
-    pub fn from_file(path: &Path, max_tokens: usize) -> anyhow::Result<Self> {
-        let tokenizer = Tokenizer::from_file(path)
-            .map_err(|e| anyhow!("cannot load tokenizer {}: {e}", path.display()))?;
+    pub fn from_file(path: &Path, max_tokens: usize) -> Result<Self, TokenError> {
+        let tokenizer = Tokenizer::from_file(path).map_err(|cause| TokenError::Load {
+            path: path.to_path_buf(),
+            cause,
+        })?;
         Self::configure(tokenizer, path, max_tokens)
     }
 
     /// Like [`TextTokenizer::from_file`], from the bytes of a `tokenizer.json` (e.g. one
     /// bundled with `include_bytes!`); `name` stands for the file in errors and
     /// [`TextTokenizer::path`].
-    pub fn from_bytes(bytes: &[u8], name: &Path, max_tokens: usize) -> anyhow::Result<Self> {
-        let tokenizer = Tokenizer::from_bytes(bytes)
-            .map_err(|e| anyhow!("cannot load tokenizer {}: {e}", name.display()))?;
+    pub fn from_bytes(bytes: &[u8], name: &Path, max_tokens: usize) -> Result<Self, TokenError> {
+        let tokenizer = Tokenizer::from_bytes(bytes).map_err(|cause| TokenError::Load {
+            path: name.to_path_buf(),
+            cause,
+        })?;
         Self::configure(tokenizer, name, max_tokens)
     }
 
-    fn configure(mut tokenizer: Tokenizer, path: &Path, max_tokens: usize) -> anyhow::Result<Self> {
+    fn configure(
+        mut tokenizer: Tokenizer,
+        path: &Path,
+        max_tokens: usize,
+    ) -> Result<Self, TokenError> {
         // The library subtracts the special tokens from max_length without checking.
         let added = tokenizer
             .get_post_processor()
             .map_or(0, |p| p.added_tokens(false));
-        ensure!(
-            max_tokens >= added.max(1),
-            "tokenizer {}: max_tokens = {max_tokens} is smaller than the {added} special \
-             tokens added to every caption",
-            path.display()
-        );
+        if max_tokens < added.max(1) {
+            return Err(TokenError::MaxTokens {
+                path: path.to_path_buf(),
+                max_tokens,
+                added,
+            });
+        }
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length: max_tokens,
                 ..TruncationParams::default()
             }))
-            .map_err(|e| anyhow!("tokenizer {}: cannot set truncation: {e}", path.display()))?;
+            .map_err(|cause| TokenError::Truncation {
+                path: path.to_path_buf(),
+                cause,
+            })?;
         tokenizer.with_padding(None);
         let mask_id = MASK_TOKENS.iter().find_map(|t| tokenizer.token_to_id(t));
         let vocab_size = tokenizer.get_vocab_size(true);
-        ensure!(
-            vocab_size > 0 && i32::try_from(vocab_size).is_ok(),
-            "tokenizer {}: vocabulary size {vocab_size} is not usable with Int32 ids",
-            path.display()
-        );
+        if vocab_size == 0 || i32::try_from(vocab_size).is_err() {
+            return Err(TokenError::VocabSize {
+                path: path.to_path_buf(),
+                vocab_size,
+            });
+        }
         Ok(Self {
             tokenizer,
             path: path.to_path_buf(),
@@ -155,13 +228,16 @@ impl TextTokenizer {
     /// Uses the library's batch encoder, which runs on the rayon thread pool unless
     /// `TOKENIZERS_PARALLELISM` is set to a false value; the result of every row depends
     /// on that row alone. Null captions give null rows in every output.
-    pub fn encode_batch(&self, captions: &StringArray) -> anyhow::Result<EncodedBatch> {
+    pub fn encode_batch(&self, captions: &StringArray) -> Result<EncodedBatch, TokenError> {
         let inputs: Vec<&str> = captions.iter().flatten().collect();
         // `_fast` skips computing offsets, which we do not use; ids are identical.
         let encodings = self
             .tokenizer
             .encode_batch_fast(inputs, true)
-            .map_err(|e| anyhow!("tokenizing captions with {}: {e}", self.path.display()))?;
+            .map_err(|cause| TokenError::Encode {
+                path: self.path.clone(),
+                cause,
+            })?;
 
         let total: usize = encodings.iter().map(|e| e.len()).sum();
         let mut ids: Vec<i32> = Vec::with_capacity(total);
@@ -174,13 +250,11 @@ impl TextTokenizer {
             if captions.is_null(row) {
                 truncated.append_null();
             } else {
-                let enc = encodings
-                    .next()
-                    .context("tokenizer returned fewer encodings than captions")?;
+                let enc = encodings.next().ok_or(TokenError::Tokenizer(
+                    "tokenizer returned fewer encodings than captions",
+                ))?;
                 for &id in enc.get_ids() {
-                    ids.push(i32::try_from(id).with_context(|| {
-                        format!("row {row}: token id {id} does not fit in Int32")
-                    })?);
+                    ids.push(i32::try_from(id).map_err(|_| TokenError::IdRange { row, id })?);
                 }
                 for &m in enc.get_special_tokens_mask() {
                     special.append(m != 0);
@@ -188,12 +262,13 @@ impl TextTokenizer {
                 // The library moves what truncation cut off into `overflowing`.
                 truncated.append_value(!enc.get_overflowing().is_empty());
             }
-            offsets.push(i32::try_from(ids.len()).context("more than 2^31 tokens in a batch")?);
+            offsets.push(i32::try_from(ids.len()).map_err(|_| TokenError::TooManyTokens)?);
         }
-        ensure!(
-            special.len() == ids.len(),
-            "tokenizer returned a special-tokens mask of a different length than the ids"
-        );
+        if special.len() != ids.len() {
+            return Err(TokenError::Tokenizer(
+                "tokenizer returned a special-tokens mask of a different length than the ids",
+            ));
+        }
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
         let nulls = captions.nulls().cloned();
         let input_ids = ListArray::try_new(
@@ -256,23 +331,22 @@ impl Default for MlmParams {
 }
 
 impl MlmParams {
-    fn validate(&self) -> anyhow::Result<()> {
-        for (name, p) in [
+    fn validate(&self) -> Result<(), TokenError> {
+        for (name, value) in [
             ("select_prob", self.select_prob),
             ("mask_prob", self.mask_prob),
             ("random_prob", self.random_prob),
         ] {
-            ensure!(
-                (0.0..=1.0).contains(&p),
-                "MLM {name} must be in [0, 1], got {p}"
-            );
+            if !(0.0..=1.0).contains(&value) {
+                return Err(TokenError::Probability { name, value });
+            }
         }
-        ensure!(
-            self.mask_prob + self.random_prob <= 1.0 + 1e-12,
-            "MLM mask_prob + random_prob must be at most 1, got {} + {}",
-            self.mask_prob,
-            self.random_prob
-        );
+        if self.mask_prob + self.random_prob > 1.0 + 1e-12 {
+            return Err(TokenError::ReplaceShare {
+                mask: self.mask_prob,
+                random: self.random_prob,
+            });
+        }
         Ok(())
     }
 }
@@ -302,37 +376,41 @@ pub fn mlm_pseudo_labels(
     params: &MlmParams,
     mask_id: u32,
     vocab_size: usize,
-) -> anyhow::Result<(ListArray, ListArray)> {
+) -> Result<(ListArray, ListArray), TokenError> {
     params.validate()?;
-    let mask_id = i32::try_from(mask_id).with_context(|| format!("mask id {mask_id} too large"))?;
+    let mask_id = i32::try_from(mask_id).map_err(|_| TokenError::MaskId(mask_id))?;
     let vocab = u32::try_from(vocab_size)
         .ok()
         .filter(|&v| v > 0 && i32::try_from(v).is_ok())
-        .with_context(|| format!("vocabulary size {vocab_size} is not in 1..=2^31-1"))?;
+        .ok_or(TokenError::VocabRange(vocab_size))?;
 
     let ids = &encoded.input_ids;
     let special = &encoded.special_tokens_mask;
     let rows = ids.len();
-    ensure!(
-        special.len() == rows && seeds.len() == rows,
-        "mlm_pseudo_labels: {rows} token rows, {} special-token masks, {} seeds",
-        special.len(),
-        seeds.len()
-    );
+    if special.len() != rows || seeds.len() != rows {
+        return Err(TokenError::Lengths {
+            rows,
+            masks: special.len(),
+            seeds: seeds.len(),
+        });
+    }
     let id_values = ids
         .values()
         .as_any()
         .downcast_ref::<Int32Array>()
-        .with_context(|| format!("input_ids must be List<Int32>, got {}", ids.data_type()))?;
+        .ok_or_else(|| TokenError::ColumnType {
+            column: "input_ids",
+            expected: "List<Int32>",
+            data_type: ids.data_type().clone(),
+        })?;
     let special_values = special
         .values()
         .as_any()
         .downcast_ref::<BooleanArray>()
-        .with_context(|| {
-            format!(
-                "special_tokens_mask must be List<Boolean>, got {}",
-                special.data_type()
-            )
+        .ok_or_else(|| TokenError::ColumnType {
+            column: "special_tokens_mask",
+            expected: "List<Boolean>",
+            data_type: special.data_type().clone(),
         })?;
     let id_offsets = ids.value_offsets();
     let special_offsets = special.value_offsets();
@@ -348,27 +426,27 @@ pub fn mlm_pseudo_labels(
 
     for row in 0..rows {
         if !ids.is_null(row) {
-            ensure!(
-                !special.is_null(row),
-                "row {row}: tokens present but special-token mask null"
-            );
-            ensure!(!seeds.is_null(row), "row {row}: null seed");
+            let bad_row = |problem: String| TokenError::Row { row, problem };
+            if special.is_null(row) {
+                return Err(bad_row("tokens present but special-token mask null".into()));
+            }
+            if seeds.is_null(row) {
+                return Err(bad_row("null seed".into()));
+            }
             let (start, end) = (id_offsets[row] as usize, id_offsets[row + 1] as usize);
             let mask_start = special_offsets[row] as usize;
-            ensure!(
-                special_offsets[row + 1] as usize - mask_start == end - start,
-                "row {row}: {} token ids but a special-token mask of {}",
-                end - start,
-                special_offsets[row + 1] as usize - mask_start
-            );
+            let mask_len = special_offsets[row + 1] as usize - mask_start;
+            if mask_len != end - start {
+                return Err(bad_row(format!(
+                    "{} token ids but a special-token mask of {mask_len}",
+                    end - start
+                )));
+            }
             let mut rng = stream_rng(seeds.value(row), Stream::Tokens);
             for (k, pos) in (start..end).enumerate() {
                 let mpos = mask_start + k;
-                if check_child_nulls {
-                    ensure!(
-                        !id_values.is_null(pos) && !special_values.is_null(mpos),
-                        "row {row}: null inside a token list"
-                    );
+                if check_child_nulls && (id_values.is_null(pos) || special_values.is_null(mpos)) {
+                    return Err(bad_row("null inside a token list".into()));
                 }
                 let id = id_values.value(pos);
                 if special_values.value(mpos) || rng.random::<f64>() >= params.select_prob {
@@ -389,7 +467,7 @@ pub fn mlm_pseudo_labels(
                 out_labels.push(id);
             }
         }
-        let len = i32::try_from(out_ids.len()).context("more than 2^31 tokens in a batch")?;
+        let len = i32::try_from(out_ids.len()).map_err(|_| TokenError::TooManyTokens)?;
         offsets.push(len);
     }
     let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));

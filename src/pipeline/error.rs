@@ -25,9 +25,15 @@ pub struct ConfigMismatch {
 pub enum AugmentError {
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
-    /// Tokenizing, or setting up schemes and caption ops (their modules' errors).
+    /// The config's schemes (checked before any row is read).
     #[error(transparent)]
-    Kernel(#[from] anyhow::Error),
+    Schemes(#[from] crate::schemes::InvalidConfig),
+    /// The config's `[text]` resources (segmenter, synonyms).
+    #[error(transparent)]
+    Config(#[from] crate::schemes::ConfigError),
+    /// Loading the tokenizer, tokenizing, making MLM labels.
+    #[error(transparent)]
+    Tokens(#[from] crate::kernels::tokens::TokenError),
     #[error("internal error: a batch of {file} starts at odd row {first_row}; MixGen needs even batch boundaries")]
     OddBatchStart { file: String, first_row: u64 },
     #[error(
@@ -87,9 +93,15 @@ pub enum RunError {
     /// A thread of the run stopped or panicked (the message says which, and where).
     #[error("{0}")]
     Thread(String),
-    /// Finding and fetching inputs, loading the tokenizer (their modules' errors).
+    /// Finding and fetching inputs.
     #[error(transparent)]
-    Other(#[from] anyhow::Error),
+    Discover(#[from] crate::read::DiscoverError),
+    /// Giving a changed input its rows back from compacted parts.
+    #[error(transparent)]
+    Compact(#[from] crate::compact::CompactError),
+    /// The `--hf-features` schema of the part files.
+    #[error(transparent)]
+    HfFeatures(#[from] crate::hf_features::HfFeaturesError),
 }
 
 impl RunError {

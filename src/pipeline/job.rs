@@ -98,7 +98,7 @@ impl Job<'_> {
                 &config.columns.image,
                 &config.columns.caption,
             )
-            .map_err(|e| RunError::Other(e.into()))?,
+            .map_err(RunError::HfFeatures)?,
             false => schema.clone(),
         };
         let mut writer = DatasetWriter::new(

@@ -4,7 +4,51 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use anyhow::{bail, Context};
+/// Why the `--input` (or `--source`) arguments could not be expanded into files. Each
+/// names the argument or path involved.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    /// A file or folder operation; `context` says which and where.
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid glob pattern {arg:?}")]
+    Pattern {
+        arg: String,
+        #[source]
+        source: glob::PatternError,
+    },
+    #[error("cannot read a match of {arg:?}")]
+    Match {
+        arg: String,
+        #[source]
+        source: glob::GlobError,
+    },
+    #[error("no files match {0:?}")]
+    NoMatch(String),
+    #[error("no Parquet files (*.parquet) found under folder {0:?}")]
+    EmptyFolder(String),
+    #[error("no Parquet objects found at {0:?}")]
+    NoObjects(String),
+    /// Listing or downloading objects; `context` says which.
+    #[error("{context}")]
+    Remote {
+        context: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+fn io_error(context: String) -> impl FnOnce(std::io::Error) -> DiscoverError {
+    move |source| DiscoverError::Io { context, source }
+}
+
+type Result<T, E = DiscoverError> = std::result::Result<T, E>;
 
 /// One input Parquet file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,8 +157,8 @@ pub fn partition_values(rel: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn make_input(path: PathBuf, display: String, key: String) -> anyhow::Result<InputFile> {
-    let meta = std::fs::metadata(&path).with_context(|| format!("cannot read {display}"))?;
+fn make_input(path: PathBuf, display: String, key: String) -> Result<InputFile> {
+    let meta = std::fs::metadata(&path).map_err(io_error(format!("cannot read {display}")))?;
     Ok(InputFile {
         partition_values: partition_values(&key),
         path,
@@ -127,11 +171,12 @@ fn make_input(path: PathBuf, display: String, key: String) -> anyhow::Result<Inp
     })
 }
 
-fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let listing = || io_error(format!("cannot list folder {}", dir.join(rel).display()));
     let mut entries: Vec<_> = std::fs::read_dir(dir.join(rel))
-        .with_context(|| format!("cannot list folder {}", dir.join(rel).display()))?
+        .map_err(listing())?
         .collect::<Result<_, _>>()
-        .with_context(|| format!("cannot list folder {}", dir.join(rel).display()))?;
+        .map_err(listing())?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -140,7 +185,7 @@ fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         }
         let child = rel.join(&name);
         let ft = std::fs::metadata(entry.path())
-            .with_context(|| format!("cannot read {}", entry.path().display()))?;
+            .map_err(io_error(format!("cannot read {}", entry.path().display())))?;
         if ft.is_dir() {
             if !is_lakeaug_output(&entry.path()) {
                 walk(dir, &child, out)?;
@@ -169,7 +214,7 @@ fn glob_root(pattern: &str) -> String {
 /// A folder is searched recursively for `*.parquet` files, skipping entries whose names
 /// start with `.` or `_`; `key=value` folders become partition values. A glob is matched
 /// as written (`data/*/part-*.parquet`). A file is taken as is, whatever its name.
-pub fn discover_inputs(paths: &[String]) -> anyhow::Result<Vec<InputFile>> {
+pub fn discover_inputs(paths: &[String]) -> Result<Vec<InputFile>> {
     let mut found: BTreeMap<String, InputFile> = BTreeMap::new();
     for arg in paths {
         let mut files = Vec::new();
@@ -177,10 +222,15 @@ pub fn discover_inputs(paths: &[String]) -> anyhow::Result<Vec<InputFile>> {
             files = discover_remote(arg)?;
         } else if has_glob_chars(arg) {
             let root = glob_root(arg);
-            let matches =
-                glob::glob(arg).with_context(|| format!("invalid glob pattern {arg:?}"))?;
+            let matches = glob::glob(arg).map_err(|source| DiscoverError::Pattern {
+                arg: arg.clone(),
+                source,
+            })?;
             for m in matches {
-                let path = m.with_context(|| format!("cannot read a match of {arg:?}"))?;
+                let path = m.map_err(|source| DiscoverError::Match {
+                    arg: arg.clone(),
+                    source,
+                })?;
                 if !path.is_file() || under_lakeaug_output(Path::new(&root), &path) {
                     continue;
                 }
@@ -189,18 +239,18 @@ pub fn discover_inputs(paths: &[String]) -> anyhow::Result<Vec<InputFile>> {
                 files.push(make_input(path.clone(), join_display(&root, &rel), rel)?);
             }
             if files.is_empty() {
-                bail!("no files match {arg:?}");
+                return Err(DiscoverError::NoMatch(arg.clone()));
             }
         } else {
             let path = PathBuf::from(arg);
-            let meta = std::fs::metadata(&path).with_context(|| {
-                format!("input {arg:?} does not exist (give a Parquet file, a folder or a glob)")
-            })?;
+            let meta = std::fs::metadata(&path).map_err(io_error(format!(
+                "input {arg:?} does not exist (give a Parquet file, a folder or a glob)"
+            )))?;
             if meta.is_dir() {
                 let mut rels = Vec::new();
                 walk(&path, Path::new(""), &mut rels)?;
                 if rels.is_empty() {
-                    bail!("no Parquet files (*.parquet) found under folder {arg:?}");
+                    return Err(DiscoverError::EmptyFolder(arg.clone()));
                 }
                 for rel in rels {
                     let rel_s = rel_string(&rel);
@@ -228,12 +278,17 @@ pub fn discover_inputs(paths: &[String]) -> anyhow::Result<Vec<InputFile>> {
 /// Objects below an `s3://bucket/prefix` (a folder, searched recursively with the same
 /// rules as a local folder), matching a glob (`s3://bucket/lake/*/*.parquet`), or one object.
 /// Only listed: no object is read.
-fn discover_remote(arg: &str) -> anyhow::Result<Vec<InputFile>> {
+fn discover_remote(arg: &str) -> Result<Vec<InputFile>> {
     use futures::TryStreamExt;
     use object_store::ObjectStore;
     let (bucket_url, key) = crate::store::split_url(arg);
     let pattern = if has_glob_chars(&key) {
-        Some(glob::Pattern::new(&key).with_context(|| format!("invalid glob pattern {arg:?}"))?)
+        Some(
+            glob::Pattern::new(&key).map_err(|source| DiscoverError::Pattern {
+                arg: arg.to_string(),
+                source,
+            })?,
+        )
     } else {
         None
     };
@@ -247,7 +302,10 @@ fn discover_remote(arg: &str) -> anyhow::Result<Vec<InputFile>> {
     let prefix = object_store::path::Path::from(root.as_str());
     let metas: Vec<object_store::ObjectMeta> = rt
         .block_on(s3.list(Some(&prefix)).try_collect())
-        .with_context(|| format!("cannot list {arg}"))?;
+        .map_err(|source| DiscoverError::Remote {
+            context: format!("cannot list {arg}"),
+            source,
+        })?;
     let rel_of = |full: &str| {
         full.strip_prefix(&root)
             .unwrap_or(full)
@@ -301,14 +359,14 @@ fn discover_remote(arg: &str) -> anyhow::Result<Vec<InputFile>> {
         });
     }
     if files.is_empty() {
-        bail!("no Parquet objects found at {arg:?}");
+        return Err(DiscoverError::NoObjects(arg.to_string()));
     }
     Ok(files)
 }
 
 /// Download a remote input into `dir` (named by its key's hash) and point `path` at it.
 /// Local inputs are left as they are.
-pub fn fetch_remote(file: &mut InputFile, dir: &Path) -> anyhow::Result<()> {
+pub fn fetch_remote(file: &mut InputFile, dir: &Path) -> Result<()> {
     use object_store::ObjectStoreExt;
     let Some(url) = file.remote.clone() else {
         return Ok(());
@@ -323,10 +381,15 @@ pub fn fetch_remote(file: &mut InputFile, dir: &Path) -> anyhow::Result<()> {
                 .await?;
             r.bytes().await
         })
-        .with_context(|| format!("cannot download {url}"))?;
-    std::fs::create_dir_all(dir)?;
+        .map_err(|source| DiscoverError::Remote {
+            context: format!("cannot download {url}"),
+            source,
+        })?;
+    std::fs::create_dir_all(dir)
+        .map_err(io_error(format!("cannot create folder {}", dir.display())))?;
     let local = dir.join(format!("{}.parquet", crate::layout::file_id(&file.key)));
-    std::fs::write(&local, &bytes).with_context(|| format!("cannot write {}", local.display()))?;
+    std::fs::write(&local, &bytes)
+        .map_err(io_error(format!("cannot write {}", local.display())))?;
     file.path = local;
     Ok(())
 }

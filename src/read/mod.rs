@@ -13,5 +13,5 @@ pub mod input;
 pub mod mapped;
 
 pub use columns::{CaptionColumn, ImageColumn, ImageLayout};
-pub use discover::{discover_inputs, InputFile};
+pub use discover::{discover_inputs, DiscoverError, InputFile};
 pub use input::{even_batch_size, InputError, OpenedInput};

@@ -260,7 +260,8 @@ pub fn specs_for(scheme: &Scheme, config: &Config) -> Vec<Spec> {
         }
     }
     for op in &scheme.text_ops {
-        if let TextOp::ReplaceWord { p, .. } = op {
+        if let TextOp::ReplaceWord(op) = op {
+            let p = &op.p;
             // Captions without words record an empty list and never draw: counted as
             // rows only when they have a word.
             push(

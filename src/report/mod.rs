@@ -95,10 +95,10 @@ pub enum ReportError {
     )]
     InsideOutput { html: PathBuf, output: PathBuf },
     /// Reading the output, its snapshot or its sources failed.
-    #[error("{context}: {source:#}")]
+    #[error("{context}: {}", crate::sql::error::one_line(source.as_ref()))]
     Read {
         context: String,
-        source: anyhow::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Writing the HTML file failed.
     #[error("writing the report {path}: {source}")]
@@ -118,7 +118,10 @@ pub enum ReportError {
 }
 
 impl ReportError {
-    pub(crate) fn read(context: impl Into<String>, source: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn read(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         ReportError::Read {
             context: context.into(),
             source: source.into(),
@@ -143,7 +146,7 @@ pub struct ReportSummary {
 pub fn write_report(opts: &ReportOptions) -> Result<ReportSummary, ReportError> {
     check_outside(&opts.html, &opts.output)?;
     let rendered = render(opts)?;
-    crate::write::write_atomic(&opts.html, rendered.html.as_bytes()).map_err(|source| {
+    crate::store::write_atomic(&opts.html, rendered.html.as_bytes()).map_err(|source| {
         ReportError::Write {
             path: opts.html.clone(),
             source,

@@ -234,7 +234,7 @@ pub async fn collect(
     for b in &variant_batches {
         for i in 0..b.num_rows() {
             let v = Variant::read(b, i, &snap.config)
-                .map_err(|e| ReportError::read("reading a sampled row", anyhow::anyhow!(e)))?;
+                .map_err(|e| ReportError::read("reading a sampled row", e))?;
             if !keys
                 .iter()
                 .any(|k| k.1 == v.source_file && k.2 == v.source_row)

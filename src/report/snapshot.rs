@@ -185,7 +185,7 @@ impl Snapshot {
         let schemes = names
             .iter()
             .map(|n| Scheme::named(&config, n))
-            .collect::<anyhow::Result<Vec<_>>>()
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ReportError::read("--schemes", e))?;
         let text = TextContext::from_config(&config.text)
             .map_err(|e| ReportError::read("the config's [text] section", e))?;

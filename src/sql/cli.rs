@@ -3,18 +3,17 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Context, Result};
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
-use datafusion::error::DataFusionError;
-use datafusion::prelude::SessionContext;
-use datafusion::sql::parser::DFParser;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::context::{session_for, TABLES};
+use super::context::session_for;
 use super::display::{render_table, textify};
+use super::error::SqlError;
+use super::run::{run_sql, QueryResult};
+
+type Result<T, E = SqlError> = std::result::Result<T, E>;
 
 /// Output format of `lakeaug query`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -83,46 +82,30 @@ pub struct QueryArgs {
     pub max_rows: usize,
 }
 
-/// The result of one SQL statement.
-#[derive(Debug, Clone)]
-pub struct QueryResult {
-    /// Output schema (empty for DDL such as `CREATE VIEW`).
-    pub schema: SchemaRef,
-    /// Output batches.
-    pub batches: Vec<RecordBatch>,
-}
-
-impl QueryResult {
-    /// Total number of rows.
-    pub fn num_rows(&self) -> usize {
-        self.batches.iter().map(|b| b.num_rows()).sum()
-    }
-}
-
 /// Runs `lakeaug query`: builds the session, runs the SQL (or the prompt), writes the
 /// output. Creates its own tokio runtime.
 pub fn run_query(args: &QueryArgs) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .build()
-        .context("starting the query runtime")?;
+        .map_err(|e| SqlError::io("starting the query runtime", e))?;
     runtime.block_on(run_query_async(args))
 }
 
 async fn run_query_async(args: &QueryArgs) -> Result<()> {
     if args.format == OutputFormat::Parquet && args.out.is_none() {
-        bail!("--format parquet needs --out FILE");
+        return Err(SqlError::ParquetNeedsOut);
     }
     let sql = match (&args.sql, &args.file) {
         (Some(sql), _) => Some(sql.clone()),
         (None, Some(file)) => Some(
             std::fs::read_to_string(file)
-                .with_context(|| format!("reading SQL file {}", file.display()))?,
+                .map_err(|e| SqlError::io(format!("reading SQL file {}", file.display()), e))?,
         ),
         (None, None) if !std::io::stdin().is_terminal() => {
             let mut s = String::new();
             std::io::stdin()
                 .read_to_string(&mut s)
-                .context("reading SQL from stdin")?;
+                .map_err(|e| SqlError::io("reading SQL from stdin", e))?;
             Some(s)
         }
         (None, None) => None,
@@ -135,83 +118,38 @@ async fn run_query_async(args: &QueryArgs) -> Result<()> {
     write_results(&results, args)
 }
 
-/// Parses `sql` (one or more statements) and runs each in order on `ctx`, collecting
-/// every result. Errors name the failing statement's position and, for unknown tables,
-/// list the tables that exist.
-pub async fn run_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<QueryResult>> {
-    let statements = DFParser::parse_sql(sql).map_err(|e| explain(ctx, e))?;
-    if statements.is_empty() {
-        bail!("no SQL statement given");
-    }
-    let total = statements.len();
-    let mut out = Vec::with_capacity(total);
-    for (i, statement) in statements.into_iter().enumerate() {
-        let result = async {
-            let plan = ctx.state().statement_to_plan(statement).await?;
-            let df = ctx.execute_logical_plan(plan).await?;
-            let schema = df.schema().inner().clone();
-            let batches = df.collect().await?;
-            Ok::<_, DataFusionError>(QueryResult { schema, batches })
-        }
-        .await;
-        match result {
-            Ok(r) => out.push(r),
-            Err(e) if total > 1 => {
-                return Err(explain(ctx, e))
-                    .with_context(|| format!("statement {} of {total}", i + 1))
-            }
-            Err(e) => return Err(explain(ctx, e)),
-        }
-    }
-    Ok(out)
-}
-
-/// Turns a DataFusion error into a message a user can act on.
-pub fn explain(ctx: &SessionContext, e: DataFusionError) -> anyhow::Error {
-    let msg = e.to_string();
-    let lower = msg.to_lowercase();
-    if lower.contains("table '") && lower.contains("not found") {
-        let mut tables: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
-        let has_source = ctx.table_exist("source").unwrap_or(false);
-        if has_source {
-            tables.push("source".into());
-        }
-        let hint = if !has_source && lower.contains(".source'") {
-            "; `source` needs --source PATH (the run's input)"
-        } else {
-            ""
-        };
-        return anyhow!("{msg}\navailable tables: {}{hint}", tables.join(", "));
-    }
-    if let DataFusionError::SQL(..) = e.find_root() {
-        return anyhow!("SQL syntax error: {msg}");
-    }
-    anyhow!(e)
-}
-
 /// Writes results according to `args.format` and `args.out`.
 pub fn write_results(results: &[QueryResult], args: &QueryArgs) -> Result<()> {
     // `Send` because ArrowWriter requires it.
     let mut sink: Box<dyn Write + Send> = match &args.out {
         Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+            std::fs::File::create(path)
+                .map_err(|e| SqlError::io(format!("creating {}", path.display()), e))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let written = |e| {
+        let to = args
+            .out
+            .as_ref()
+            .map_or("stdout".into(), |p| p.display().to_string());
+        SqlError::io(format!("writing the results to {to}"), e)
     };
     match args.format {
         OutputFormat::Text => {
             let mut first = true;
             for r in results.iter().filter(|r| !r.schema.fields().is_empty()) {
                 if !first {
-                    writeln!(sink)?;
+                    writeln!(sink).map_err(written)?;
                 }
                 first = false;
-                sink.write_all(render_table(&r.schema, &r.batches, args.max_rows)?.as_bytes())?;
+                sink.write_all(render_table(&r.schema, &r.batches, args.max_rows)?.as_bytes())
+                    .map_err(written)?;
             }
         }
         format => {
             let Some(r) = results.iter().rev().find(|r| !r.schema.fields().is_empty()) else {
-                bail!("no statement returned columns");
+                return Err(SqlError::NoColumns);
             };
             // A result without rows is still well-formed: a CSV header, `[]`, a Parquet
             // file with the schema (scripts parse exactly the runs where nothing failed).
@@ -238,7 +176,7 @@ pub fn write_results(results: &[QueryResult], args: &QueryArgs) -> Result<()> {
                     }
                     w.finish()?;
                     drop(w);
-                    writeln!(sink)?;
+                    writeln!(sink).map_err(written)?;
                 }
                 OutputFormat::Parquet => {
                     let props = WriterProperties::builder()
@@ -254,6 +192,6 @@ pub fn write_results(results: &[QueryResult], args: &QueryArgs) -> Result<()> {
             }
         }
     }
-    sink.flush()?;
+    sink.flush().map_err(written)?;
     Ok(())
 }

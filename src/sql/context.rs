@@ -17,7 +17,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
 use arrow::array::{
     ArrayRef, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
     TimestampMicrosecondBuilder, UInt64Builder,
@@ -32,11 +31,14 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use serde_json::Value;
 
+use super::error::SqlError;
 use super::snapshot::{committed_files, SnapshotStore};
 use super::source::{discover_sources, SourceTable};
 use super::udfs::register_udfs;
 
 /// Names of the tables every session has (`source` only with `--source`).
+type Result<T, E = SqlError> = std::result::Result<T, E>;
+
 pub const TABLES: [&str; 4] = ["augmented", "rejects", "runs", "run_schemes"];
 
 /// Builds a session over the lakeaug output folder `dir`, with the UDFs registered.
@@ -49,7 +51,7 @@ pub async fn session_for(dir: &Path, sources: &[String]) -> Result<SessionContex
     check_output_dir(dir)?;
     let dir = dir
         .canonicalize()
-        .with_context(|| format!("resolving {}", dir.display()))?;
+        .map_err(|e| SqlError::io(format!("resolving {}", dir.display()), e))?;
 
     let mut config = SessionConfig::new().with_information_schema(true);
     // Files below non-`key=value` subfolders (`_rejects/`, `_lakeaug/staging/`) are not
@@ -126,39 +128,37 @@ pub async fn session_for(dir: &Path, sources: &[String]) -> Result<SessionContex
 /// Errors unless `dir` looks like lakeaug output.
 fn check_output_dir(dir: &Path) -> Result<()> {
     if !dir.exists() {
-        bail!("{}: no such folder", dir.display());
+        return Err(SqlError::NoSuchFolder(dir.to_path_buf()));
     }
     if !dir.is_dir() {
-        bail!(
-            "{} is a file; `lakeaug query` takes the output folder of `lakeaug run`",
-            dir.display()
-        );
+        return Err(SqlError::NotAFolder(dir.to_path_buf()));
     }
     let has_runs = dir.join("_lakeaug").join("runs").is_dir();
-    let has_schemes = std::fs::read_dir(dir)?
+    let has_schemes = std::fs::read_dir(dir)
+        .map_err(|e| listing(dir, e))?
         .filter_map(|e| e.ok())
         .any(|e| e.file_name().to_string_lossy().starts_with("scheme=") && e.path().is_dir());
     if !has_runs && !has_schemes {
-        bail!(
-            "{} is not lakeaug output: it has neither scheme=<name>/ partitions nor \
-             _lakeaug/runs/ manifests (point `lakeaug query` at the folder given to \
-             `lakeaug run --output`)",
-            dir.display()
-        );
+        return Err(SqlError::NotOutput(dir.to_path_buf()));
     }
     Ok(())
+}
+
+fn listing(dir: &Path, e: std::io::Error) -> SqlError {
+    SqlError::io(format!("cannot list folder {}", dir.display()), e)
 }
 
 /// `DIR/scheme=*/part-*.parquet`, sorted.
 fn partition_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
+    for entry in std::fs::read_dir(dir).map_err(|e| listing(dir, e))? {
+        let entry = entry.map_err(|e| listing(dir, e))?;
         if !entry.file_name().to_string_lossy().starts_with("scheme=") || !entry.path().is_dir() {
             continue;
         }
-        for f in std::fs::read_dir(entry.path())? {
-            let f = f?;
+        let folder = entry.path();
+        for f in std::fs::read_dir(&folder).map_err(|e| listing(&folder, e))? {
+            let f = f.map_err(|e| listing(&folder, e))?;
             let name = f.file_name().to_string_lossy().into_owned();
             if name.starts_with("part-") && name.ends_with(".parquet") {
                 out.push(f.path());
@@ -173,8 +173,13 @@ fn has_parquet(dir: &Path) -> Result<bool> {
     if !dir.is_dir() {
         return Ok(false);
     }
-    for entry in std::fs::read_dir(dir)? {
-        if entry?.file_name().to_string_lossy().ends_with(".parquet") {
+    for entry in std::fs::read_dir(dir).map_err(|e| listing(dir, e))? {
+        if entry
+            .map_err(|e| listing(dir, e))?
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".parquet")
+        {
             return Ok(true);
         }
     }
@@ -189,9 +194,9 @@ async fn listing_table(
     glob: &str,
     scheme_partition: bool,
 ) -> Result<Arc<dyn TableProvider>> {
-    let dir_str = dir.to_str().context("output path is not valid UTF-8")?;
+    let dir_str = dir.to_str().ok_or(SqlError::NotUtf8)?;
     if dir_str.contains(['*', '?', '[']) {
-        bail!("output path {dir_str} contains glob characters (*, ?, [); rename or move it");
+        return Err(SqlError::GlobInPath(dir_str.to_string()));
     }
     let url =
         ListingTableUrl::parse(format!("{}/", dir_str.trim_end_matches('/')))?.with_glob(glob)?;
@@ -205,7 +210,10 @@ async fn listing_table(
         .with_listing_options(options)
         .infer_schema(&state)
         .await
-        .with_context(|| format!("reading Parquet schemas under {}", dir.display()))?;
+        .map_err(|source| SqlError::Schemas {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
@@ -239,7 +247,8 @@ pub fn read_manifests(dir: &Path) -> Result<Vec<Manifest>> {
     if !runs_dir.is_dir() {
         return Ok(vec![]);
     }
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&runs_dir)?
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&runs_dir)
+        .map_err(|e| listing(&runs_dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
@@ -248,9 +257,11 @@ pub fn read_manifests(dir: &Path) -> Result<Vec<Manifest>> {
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading run manifest {}", path.display()))?;
-            let json = serde_json::from_str(&text)
-                .with_context(|| format!("run manifest {} is not valid JSON", path.display()))?;
+                .map_err(|e| SqlError::io(format!("reading run manifest {}", path.display()), e))?;
+            let json = match serde_json::from_str(&text) {
+                Ok(json) => json,
+                Err(source) => return Err(SqlError::ManifestJson { path, source }),
+            };
             Ok(Manifest { path, json })
         })
         .collect()

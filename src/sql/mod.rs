@@ -6,16 +6,22 @@
 //! - [`snapshot`]: `augmented` and `rejects` read only the committed files of a run.
 //! - [`udfs`]: `image_info`, `word_count`, `word_edit_distance`, `token_count`.
 //! - [`display`]: text tables with image summaries; CSV/JSON-friendly batches.
-//! - [`cli`]: `lakeaug query` arguments and execution; [`repl`]: the interactive prompt.
+//! - [`run`]: [`run_sql`] runs SQL text on a session, statement by statement.
+//! - [`cli`]: `lakeaug query` arguments and output; [`repl`]: the interactive prompt.
+//! - [`error`]: [`SqlError`], why a session or a query failed.
 
 pub mod cli;
 pub mod context;
 pub mod display;
+pub mod error;
 pub mod repl;
+pub mod run;
 pub mod snapshot;
 pub mod source;
 pub mod udfs;
 
-pub use cli::{run_query, run_sql, OutputFormat, QueryArgs, QueryResult};
+pub use cli::{run_query, OutputFormat, QueryArgs};
 pub use context::{session_for, TABLES};
+pub use error::SqlError;
+pub use run::{run_sql, QueryResult};
 pub use udfs::register_udfs;

@@ -3,13 +3,15 @@
 
 use std::path::Path;
 
-use anyhow::Result;
 use datafusion::prelude::SessionContext;
 use rustyline::error::ReadlineError;
 
-use super::cli::run_sql;
 use super::context::session_for;
 use super::display::render_table;
+use super::error::{one_line, SqlError};
+use super::run::run_sql;
+
+type Result<T, E = SqlError> = std::result::Result<T, E>;
 
 const HELP: &str = "\
 Enter SQL ending with ';' (statements may span lines).
@@ -73,9 +75,9 @@ pub async fn repl(
                         ctx = fresh;
                         println!("reloaded: the committed snapshot as of now");
                     }
-                    Err(e) => eprintln!("error: {e:#} (the previous session is kept)"),
+                    Err(e) => eprintln!("error: {} (the previous session is kept)", one_line(&e)),
                 },
-                Err(e) => eprintln!("error: {e:#}"),
+                Err(e) => eprintln!("error: {}", one_line(&e)),
             }
             continue;
         }
@@ -98,7 +100,7 @@ pub async fn repl(
                     }
                 }
             }
-            Err(e) => eprintln!("error: {e:#}"),
+            Err(e) => eprintln!("error: {}", one_line(&e)),
         }
     }
     if let Some(h) = &history {

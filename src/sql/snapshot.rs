@@ -18,7 +18,6 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Context;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{
@@ -26,20 +25,24 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
 };
 
+use super::error::SqlError;
 use crate::state::State;
 use crate::store::LocalStore;
 
 /// The committed snapshot of the output folder `dir`: its part and rejects files relative
 /// to `dir`, or `None` when `dir` has no lakeaug state (outputs of older versions, or
 /// folders assembled by hand), which are then read as they are.
-pub fn committed_files(dir: &Path) -> anyhow::Result<Option<Vec<String>>> {
+pub fn committed_files(dir: &Path) -> std::result::Result<Option<Vec<String>>, SqlError> {
     if !dir.join(crate::state::DATASET_PATH).exists() {
         return Ok(None);
     }
     let state = State::load(&LocalStore {
         root: dir.to_path_buf(),
     })
-    .with_context(|| format!("reading the committed state of {}", dir.display()))?;
+    .map_err(|source| SqlError::State {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     Ok(Some(state.snapshot_files()))
 }
 
@@ -119,14 +122,23 @@ fn replaced(location: &ObjectPath) -> object_store::Error {
 impl SnapshotStore {
     /// Wrap `inner` (the local file system) for the output folder `dir` (absolute) whose
     /// committed files are `files` (relative to `dir`).
-    pub fn new(inner: Arc<dyn ObjectStore>, dir: &Path, files: &[String]) -> anyhow::Result<Self> {
-        let root = ObjectPath::from_absolute_path(dir)
-            .with_context(|| format!("{} cannot be read as an object path", dir.display()))?;
+    pub fn new(
+        inner: Arc<dyn ObjectStore>,
+        dir: &Path,
+        files: &[String],
+    ) -> std::result::Result<Self, SqlError> {
+        let root = ObjectPath::from_absolute_path(dir).map_err(|source| SqlError::ObjectPath {
+            context: format!("{} cannot be read as an object path", dir.display()),
+            source,
+        })?;
         let allowed = files
             .iter()
             .map(|rel| ObjectPath::from_absolute_path(dir.join(rel)))
             .collect::<std::result::Result<_, _>>()
-            .with_context(|| format!("a committed file name under {}", dir.display()))?;
+            .map_err(|source| SqlError::ObjectPath {
+                context: format!("a committed file name under {}", dir.display()),
+                source,
+            })?;
         Ok(SnapshotStore {
             inner,
             filter: Arc::new(Filter { root, allowed }),

@@ -9,11 +9,10 @@
 
 use std::fs::File;
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
 use arrow::array::{new_null_array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -26,6 +25,8 @@ use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+
+use super::error::SqlError;
 
 /// Column holding the input file path exactly as `lakeaug run` records it.
 pub const SOURCE_FILE: &str = "source_file";
@@ -43,14 +44,18 @@ pub struct SourceFile {
     pub partition_values: Vec<(String, String)>,
 }
 
+fn opening(path: &Path, e: std::io::Error) -> SqlError {
+    SqlError::io(format!("opening source {}", path.display()), e)
+}
+
 /// Finds the Parquet files behind `--source` arguments with the same discovery as
 /// `lakeaug run --input` ([`crate::read::discover_inputs`]: a file, a folder searched
 /// recursively with hive `key=value` folders, or a glob), so `display` is exactly the
 /// `source_file` value the run recorded.
-pub fn discover_sources(args: &[String]) -> anyhow::Result<Vec<SourceFile>> {
+pub fn discover_sources(args: &[String]) -> Result<Vec<SourceFile>, SqlError> {
     let files = crate::read::discover_inputs(args)?;
     if files.is_empty() {
-        bail!("--source {}: no Parquet files found", args.join(" "));
+        return Err(SqlError::NoSources(args.join(" ")));
     }
     Ok(files
         .into_iter()
@@ -80,26 +85,30 @@ pub struct SourceTable {
 
 impl SourceTable {
     /// Opens the footers of `files` and builds the table schema.
-    pub fn try_new(files: Vec<SourceFile>) -> anyhow::Result<Self> {
+    pub fn try_new(files: Vec<SourceFile>) -> Result<Self, SqlError> {
         if files.is_empty() {
-            bail!("no source files");
+            return Err(SqlError::NoSourceFiles);
         }
         let mut fields: Vec<Field> = Vec::new();
         let mut partition_cols: Vec<String> = Vec::new();
         for f in &files {
-            let file = File::open(&f.path)
-                .with_context(|| format!("opening source {}", f.path.display()))?;
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-                .with_context(|| format!("reading Parquet footer of {}", f.path.display()))?;
+            let file = File::open(&f.path).map_err(|e| opening(&f.path, e))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| {
+                SqlError::SourceFooter {
+                    path: f.path.clone(),
+                    source,
+                }
+            })?;
             for field in builder.schema().fields() {
                 match fields.iter().find(|x| x.name() == field.name()) {
-                    Some(existing) if existing.data_type() != field.data_type() => bail!(
-                        "source column `{}` is {} in one file and {} in {}",
-                        field.name(),
-                        existing.data_type(),
-                        field.data_type(),
-                        f.path.display()
-                    ),
+                    Some(existing) if existing.data_type() != field.data_type() => {
+                        return Err(SqlError::SourceTypes {
+                            column: field.name().clone(),
+                            first: existing.data_type().clone(),
+                            other: field.data_type().clone(),
+                            path: f.path.clone(),
+                        })
+                    }
                     Some(_) => {}
                     None => fields.push(field.as_ref().clone().with_nullable(true)),
                 }
@@ -116,7 +125,7 @@ impl SourceTable {
             if fields.iter().any(|f| f.name() == reserved)
                 || partition_cols.iter().any(|k| k == reserved)
             {
-                bail!("source files already have a `{reserved}` column; they look like lakeaug output, not input");
+                return Err(SqlError::SourceReserved(reserved));
             }
         }
         let n_file_fields = fields.len();
@@ -237,10 +246,8 @@ impl PartitionStream for FilePartition {
 impl FilePartition {
     /// Reads the file front to back, calling `emit` per batch until it returns false.
     fn read(&self, emit: &mut dyn FnMut(DfResult<RecordBatch>) -> bool) -> DfResult<()> {
-        let ext = |e: anyhow::Error| DataFusionError::External(e.into());
         let file = File::open(&self.file.path)
-            .with_context(|| format!("opening source {}", self.file.path.display()))
-            .map_err(ext)?;
+            .map_err(|e| DataFusionError::External(opening(&self.file.path, e).into()))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
         let file_schema = Arc::clone(builder.schema());
         // Table file-column index -> position in this file's arrow schema (None: missing).

@@ -633,7 +633,7 @@ fn run_panicking(
     extra: &[&str],
 ) -> (Option<i32>, String, Option<serde_json::Value>) {
     let summary = out.with_extension("summary.json");
-    let mut cmd = common::small_run::small_run();
+    let mut cmd = crate::common::small_run::small_run();
     for input in inputs {
         cmd.arg("--input").arg(input);
     }

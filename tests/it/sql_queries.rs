@@ -9,13 +9,13 @@ use crate::sql_fixture::*;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::{DataType, Float64Type};
-use lakeaug::sql::{run_sql, session_for, QueryResult};
+use lakeaug::sql::{run_sql, session_for, QueryResult, SqlError};
 
 /// The error of a session that must fail (SessionContext is not Debug).
-fn session_err(r: anyhow::Result<datafusion::prelude::SessionContext>) -> String {
+fn session_err(r: Result<datafusion::prelude::SessionContext, SqlError>) -> String {
     match r {
         Ok(_) => panic!("session should have failed"),
-        Err(e) => format!("{e:#}"),
+        Err(e) => format!("{:#}", anyhow::Error::from(e)),
     }
 }
 
@@ -617,9 +617,11 @@ fn clear_errors() {
         let ctx = session_for(&out, &[]).await.expect("session");
         let e = format!(
             "{:#}",
-            run_sql(&ctx, "SELECT * FROM nope")
-                .await
-                .expect_err("unknown table")
+            anyhow::Error::from(
+                run_sql(&ctx, "SELECT * FROM nope")
+                    .await
+                    .expect_err("unknown table")
+            )
         );
         assert!(
             e.contains("nope") && e.contains("available tables: augmented, rejects, runs"),
@@ -627,19 +629,21 @@ fn clear_errors() {
         );
         let e = format!(
             "{:#}",
-            run_sql(&ctx, "SELECT * FROM source")
-                .await
-                .expect_err("no source")
+            anyhow::Error::from(
+                run_sql(&ctx, "SELECT * FROM source")
+                    .await
+                    .expect_err("no source")
+            )
         );
         assert!(e.contains("--source"), "{e}");
         let e = format!(
             "{:#}",
-            run_sql(&ctx, "SELEKT 1").await.expect_err("bad sql")
+            anyhow::Error::from(run_sql(&ctx, "SELEKT 1").await.expect_err("bad sql"))
         );
         assert!(e.contains("SQL syntax error"), "{e}");
         let e = format!(
             "{:#}",
-            run_sql(&ctx, "-- only a comment").await.expect_err("empty")
+            anyhow::Error::from(run_sql(&ctx, "-- only a comment").await.expect_err("empty"))
         );
         assert!(e.contains("no SQL statement"), "{e}");
 
@@ -687,8 +691,8 @@ fn snapshot_file_gone_is_an_error() {
         .expect("a part file");
     let aside = tmp.path().join("aside.parquet");
     let sql = "SELECT count(*) AS n, sum(length(caption)) AS chars FROM augmented";
-    let gone = |r: anyhow::Result<Vec<QueryResult>>| {
-        let e = format!("{:#}", r.expect_err("the query fails"));
+    let gone = |r: Result<Vec<QueryResult>, SqlError>| {
+        let e = format!("{:#}", anyhow::Error::from(r.expect_err("the query fails")));
         assert!(e.contains("no longer in the output folder"), "{e}");
         assert!(e.contains(&*part.to_string_lossy()), "names the file: {e}");
     };

@@ -1,0 +1,87 @@
+//! Running SQL text on a session: statements in order, errors a user can act on.
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::DFParser;
+
+use super::context::TABLES;
+use super::error::SqlError;
+
+/// The result of one SQL statement.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    /// Output schema (empty for DDL such as `CREATE VIEW`).
+    pub schema: SchemaRef,
+    /// Output batches.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl QueryResult {
+    /// Total number of rows.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+/// Parses `sql` (one or more statements) and runs each in order on `ctx`, collecting
+/// every result. Errors name the failing statement's position and, for unknown tables,
+/// list the tables that exist.
+pub async fn run_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<QueryResult>, SqlError> {
+    let statements = DFParser::parse_sql(sql).map_err(|e| explain(ctx, e))?;
+    if statements.is_empty() {
+        return Err(SqlError::NoStatement);
+    }
+    let total = statements.len();
+    let mut out = Vec::with_capacity(total);
+    for (i, statement) in statements.into_iter().enumerate() {
+        let result = async {
+            let plan = ctx.state().statement_to_plan(statement).await?;
+            let df = ctx.execute_logical_plan(plan).await?;
+            let schema = df.schema().inner().clone();
+            let batches = df.collect().await?;
+            Ok::<_, DataFusionError>(QueryResult { schema, batches })
+        }
+        .await;
+        match result {
+            Ok(r) => out.push(r),
+            Err(e) if total > 1 => {
+                return Err(SqlError::Statement {
+                    index: i + 1,
+                    total,
+                    source: Box::new(explain(ctx, e)),
+                })
+            }
+            Err(e) => return Err(explain(ctx, e)),
+        }
+    }
+    Ok(out)
+}
+
+/// Turns a DataFusion error into a message a user can act on.
+pub fn explain(ctx: &SessionContext, e: DataFusionError) -> SqlError {
+    let msg = e.to_string();
+    let lower = msg.to_lowercase();
+    if lower.contains("table '") && lower.contains("not found") {
+        let mut tables: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+        let has_source = ctx.table_exist("source").unwrap_or(false);
+        if has_source {
+            tables.push("source".into());
+        }
+        let hint = if !has_source && lower.contains(".source'") {
+            "; `source` needs --source PATH (the run's input)"
+        } else {
+            ""
+        };
+        return SqlError::UnknownTable {
+            message: msg,
+            tables: tables.join(", "),
+            hint,
+        };
+    }
+    if let DataFusionError::SQL(..) = e.find_root() {
+        return SqlError::Syntax(msg);
+    }
+    SqlError::DataFusion(e)
+}
