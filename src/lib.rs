@@ -7,8 +7,11 @@
 //! - [`rng`]: per-row seeds, so results never depend on threads or batching.
 //! - [`kernels`]: pure functions over pixels, captions and tokens (`image`, `text`,
 //!   `tokens`). No hidden state, nulls handled explicitly.
-//! - [`config`] and [`schemes`]: the TOML configuration and the named augmentation
-//!   schemes; each samples its parameters per row and composes kernels.
+//! - [`schemes`]: the ops and the named augmentation schemes (op lists); each samples its
+//!   parameters per row and composes kernels. A scheme is resolved by name from a
+//!   [`schemes::SchemeCatalog`] (the config), so the schemes never import the config.
+//! - [`config`]: the TOML configuration (declaring schemes with [`schemes::spec`]), its
+//!   defaults, validation and hash; `config::describe` for `lakeaug schemes`.
 //! - [`lineage`]: the `source_*`, `aug_*` and run columns that make every row traceable.
 //! - [`layout`]: the output's layout, defined once: file ids and part names, the columns
 //!   added to every row (tokens, lineage), the rejects table, timestamps.
@@ -33,7 +36,9 @@
 //!   ─▶ writer thread: parts, then publish + commit per chunk / file (writer, commit)
 //!   ─▶ manifest; `--full` swap (target)
 //! ```
-//! - [`sql`]: DataFusion tables and UDFs behind `lakeaug query`.
+//! - [`sql`]: DataFusion tables and UDFs behind `lakeaug query`: the session
+//!   (`context`, `source`, `snapshot`, `udfs`), `run` (SQL text on a session), then the
+//!   command (`cli`) and the prompt (`repl`) on top of them.
 //! - [`report`]: `lakeaug report`, one self-contained HTML page of what a run did.
 
 // Every `unsafe` block says why it is sound. A warning, not an error, until

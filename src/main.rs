@@ -437,7 +437,7 @@ fn schemes_command(args: &SchemesArgs) -> anyhow::Result<()> {
     if args.config_template {
         print!("{}", config.to_toml());
     } else {
-        print!("{}", lakeaug::schemes::describe(&config));
+        print!("{}", lakeaug::config::describe(&config));
     }
     Ok(())
 }

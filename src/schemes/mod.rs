@@ -33,7 +33,8 @@ mod params;
 pub mod spec;
 
 pub use context::TextContext;
-pub use describe::{describe, op_table_markdown};
+pub use describe::op_table_markdown;
+pub(crate) use describe::records;
 pub use error::{ConfigError, InvalidConfig, OpError, OpList, SchemeError};
 pub use ops::{
     editable, inline_toml, op_docs, CaptionOp, FlipCaptions, ImageOp, OpDoc, OpHelp, ParamColumn,
@@ -53,7 +54,6 @@ use std::borrow::Cow;
 
 use image::RgbImage;
 
-use crate::config::Config;
 use crate::kernels::image::{self as img, ColorOp};
 use crate::kernels::text::ParamsError;
 use crate::kernels::tokens::MlmParams;
@@ -77,11 +77,39 @@ pub struct Sampled {
     pub caption: Option<String>,
 }
 
+/// Where scheme declarations come from: the config (`crate::config::Config` implements
+/// this). [`Scheme::from_config`] and [`Scheme::named`] read only this, so that the schemes
+/// need not know the config type, which is built from them.
+pub trait SchemeCatalog {
+    /// The names of the schemes selected, in order.
+    fn selected(&self) -> &[String];
+    /// The declaration of the scheme called `name`, if there is one.
+    fn scheme_spec(&self, name: &str) -> Option<SchemeSpec>;
+    /// Every scheme name there is a declaration for.
+    fn known_schemes(&self) -> Vec<String>;
+}
+
+impl<T: SchemeCatalog + ?Sized> SchemeCatalog for &T {
+    fn selected(&self) -> &[String] {
+        (**self).selected()
+    }
+
+    fn scheme_spec(&self, name: &str) -> Option<SchemeSpec> {
+        (**self).scheme_spec(name)
+    }
+
+    fn known_schemes(&self) -> Vec<String> {
+        (**self).known_schemes()
+    }
+}
+
 impl Scheme {
     /// The schemes a config selects, in its order.
-    pub fn from_config(config: &Config) -> Result<Vec<Scheme>, InvalidConfig> {
+    pub fn from_config<C: SchemeCatalog + ?Sized>(
+        config: &C,
+    ) -> Result<Vec<Scheme>, InvalidConfig> {
         config
-            .schemes
+            .selected()
             .iter()
             .map(|name| Scheme::named(config, name))
             .collect()
@@ -89,7 +117,10 @@ impl Scheme {
 
     /// The scheme called `name` in `config`: declared as `[scheme.NAME]`, one of the
     /// original three configured by its section, or built in.
-    pub fn named(config: &Config, name: &str) -> Result<Scheme, InvalidConfig> {
+    pub fn named<C: SchemeCatalog + ?Sized>(
+        config: &C,
+        name: &str,
+    ) -> Result<Scheme, InvalidConfig> {
         let spec = config
             .scheme_spec(name)
             .ok_or_else(|| InvalidConfig::UnknownScheme {

@@ -2,7 +2,7 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use super::*;
-use crate::config::Config;
+use crate::config::{describe, Config};
 
 fn scheme(name: &str) -> Scheme {
     Scheme::named(&Config::default(), name).unwrap()

@@ -12,7 +12,10 @@ use crate::kernels::image::{OutputFormat, ResizeMode};
 use crate::kernels::text::{self, SynonymDict, TextResources};
 use crate::schemes::error::{ConfigError, InvalidConfig, OpList};
 use crate::schemes::spec::{builtin_specs, OpLocation, SchemeSpec, BUILTIN_SCHEMES};
-use crate::schemes::TextContext;
+use crate::schemes::{SchemeCatalog, TextContext};
+
+mod describe;
+pub use describe::describe;
 
 pub use crate::schemes::spec::{AlignedConfig, CrossModalConfig, PseudoLabelConfig};
 
@@ -410,6 +413,20 @@ impl TextContext {
                 })?;
         }
         Ok(TextContext { resources })
+    }
+}
+
+impl SchemeCatalog for Config {
+    fn selected(&self) -> &[String] {
+        &self.schemes
+    }
+
+    fn scheme_spec(&self, name: &str) -> Option<SchemeSpec> {
+        Config::scheme_spec(self, name)
+    }
+
+    fn known_schemes(&self) -> Vec<String> {
+        Config::known_schemes(self)
     }
 }
 
