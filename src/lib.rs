@@ -41,9 +41,8 @@
 //!   command (`cli`) and the prompt (`repl`) on top of them.
 //! - [`report`]: `lakeaug report`, one self-contained HTML page of what a run did.
 
-// Every `unsafe` block says why it is sound. A warning, not an error, until
-// src/read/mapped.rs's signal-handler blocks have their notes.
-#![warn(clippy::undocumented_unsafe_blocks)]
+// Every `unsafe` block says why it is sound (a `// SAFETY:` comment right above it).
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod compact;
 pub mod config;

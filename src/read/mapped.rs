@@ -276,6 +276,8 @@ mod sigbus {
         // SAFETY: the kernel passes a valid siginfo; only async-signal-safe calls follow.
         let address = unsafe { (*info).si_addr() } as usize;
         if let Some(message) = find(address) {
+            // SAFETY: `message` is a live slice (see `find`); write(2) only reads it and
+            // _exit(2) ends the process; both are async-signal-safe.
             unsafe {
                 libc::write(2, message.as_ptr() as *const libc::c_void, message.len());
                 libc::_exit(1);
@@ -284,8 +286,13 @@ mod sigbus {
         // Not one of our maps: restore the previous action and return, so the access
         // faults again and that action (the default, or Rust's own) handles it.
         if let Some(previous) = PREVIOUS.get() {
+            // SAFETY: `previous` is the action sigaction(2) filled in at install time,
+            // never changed since (a `OnceLock`); sigaction is async-signal-safe and
+            // only reads it.
             unsafe { libc::sigaction(libc::SIGBUS, previous, std::ptr::null_mut()) };
         } else {
+            // SAFETY: resetting SIGBUS to its default action touches no memory of ours;
+            // signal(2) with SIG_DFL is async-signal-safe on Linux.
             unsafe { libc::signal(libc::SIGBUS, libc::SIG_DFL) };
         }
     }
