@@ -1,16 +1,26 @@
 //! Decoding to RGB8 with a pixel budget checked before any pixel is allocated, and
 //! header-only format/size sniffing. JPEGs go through libjpeg-turbo (the codec Pillow
 //! uses), which can also decode at 1/2, 1/4 or 1/8 scale in the DCT domain.
+//!
+//! - this file: the public API ([`decode_rgb8`], [`decode_source`], [`DecodeOptions`],
+//!   reductions) and the `image` crate path every format but most JPEGs takes;
+//! - `turbo`: the libjpeg-turbo path and what its warnings mean (lost or corrupt data);
+//! - `budget`: the pixel and byte budgets, checked from the header;
+//! - `sniff`: header-only format and size probing ([`image_format_and_size`]).
 
-use std::cell::RefCell;
+mod budget;
+mod sniff;
+mod turbo;
+
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
-use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor};
 
 use super::ImageOpError;
+use budget::{check_bytes, check_size, png_decoded_bytes};
+pub use sniff::image_format_and_size;
+use turbo::{decode_jpeg_turbo, jpeg_missing_end, TurboOutcome};
 
 /// Decodes any format the `image` crate reads (JPEG baseline/progressive, CMYK and
 /// grey; PNG 8/16-bit, palette, grey, alpha; WebP; GIF (first frame); BMP; TIFF) into
@@ -187,12 +197,6 @@ pub fn decode_rgb8_at_scale(
     }
 }
 
-thread_local! {
-    // A TurboJPEG handle owns libjpeg's decompressor state and buffers; one per thread
-    // reuses them for every image without sharing anything between threads.
-    static DECOMPRESSOR: RefCell<Option<Decompressor>> = const { RefCell::new(None) };
-}
-
 /// The largest reduction `1/d` (d = 8, 4, 2) whose scaled `(w, h)` (rounded up, as
 /// libjpeg does) still covers `min_size`; 1 if none does.
 pub fn jpeg_scale_denom(w: u32, h: u32, min_size: (u32, u32)) -> u8 {
@@ -207,7 +211,7 @@ pub fn jpeg_scale_denom(w: u32, h: u32, min_size: (u32, u32)) -> u8 {
     1
 }
 
-/// How [`decode_jpeg_turbo`] picks its reduction.
+/// How `turbo::decode_jpeg_turbo` picks its reduction.
 #[derive(Clone, Copy)]
 enum Scale {
     /// The largest reduction that still covers this upright size ([`jpeg_scale_denom`]).
@@ -216,357 +220,7 @@ enum Scale {
     Exact(u8),
 }
 
-/// What libjpeg-turbo made of a JPEG.
-enum TurboOutcome {
-    /// Decoded without any warning.
-    Decoded(ReducedImage),
-    /// libjpeg-turbo reported lost or corrupt data: `reason` says which; `partial` is the
-    /// image as it decoded it (missing parts filled), when it got that far.
-    Damaged {
-        reason: String,
-        partial: Option<ReducedImage>,
-    },
-    /// libjpeg-turbo cannot or should not decode it (CMYK/YCCK, lossless, a header it
-    /// does not take, a fatal error unrelated to lost data): the `image` crate decodes it
-    /// instead, and produces the error message for bad data.
-    NotTaken,
-}
-
-/// Decodes a JPEG with libjpeg-turbo at the reduction `scale` asks for.
-fn decode_jpeg_turbo(bytes: &[u8], max_pixels: u64, scale: Scale) -> TurboOutcome {
-    DECOMPRESSOR.with(|cell| {
-        let Ok(mut slot) = cell.try_borrow_mut() else {
-            return TurboOutcome::NotTaken;
-        };
-        if slot.is_none() {
-            *slot = Decompressor::new().ok();
-        }
-        let Some(dec) = slot.as_mut() else {
-            return TurboOutcome::NotTaken;
-        };
-        let Some(planned) = plan_turbo_decode(dec, bytes, max_pixels, scale) else {
-            return TurboOutcome::NotTaken;
-        };
-        let TurboPlan {
-            width,
-            height,
-            denom,
-            orientation,
-        } = planned;
-        let mut pixels = vec![0u8; width * height * 3];
-        let image = turbojpeg::Image {
-            pixels: pixels.as_mut_slice(),
-            width,
-            pitch: width * 3,
-            height,
-            format: PixelFormat::RGB,
-        };
-        // libjpeg-turbo returns an error for warnings too (it has still written every
-        // row, filling what it could not decode); only a lost-data warning is ours to judge.
-        let damage = match dec.decompress(bytes, image) {
-            Ok(()) => None,
-            Err(e) => match jpeg_damage(&e.to_string(), bytes) {
-                JpegMessage::LostData(reason) => Some(reason),
-                JpegMessage::Harmless => None,
-                JpegMessage::Corrupt(reason) => {
-                    return TurboOutcome::Damaged {
-                        reason,
-                        partial: None,
-                    }
-                }
-                JpegMessage::Other => return TurboOutcome::NotTaken,
-            },
-        };
-        let Some(rgb) = RgbImage::from_raw(width as u32, height as u32, pixels) else {
-            return TurboOutcome::NotTaken;
-        };
-        let image = if orientation == Orientation::NoTransforms {
-            rgb
-        } else {
-            let mut turned = DynamicImage::ImageRgb8(rgb);
-            turned.apply_orientation(orientation);
-            turned.into_rgb8()
-        };
-        let reduced = ReducedImage {
-            image,
-            scale_denom: denom,
-            warning: None,
-        };
-        match damage {
-            None => TurboOutcome::Decoded(reduced),
-            Some(reason) => TurboOutcome::Damaged {
-                reason,
-                partial: Some(reduced),
-            },
-        }
-    })
-}
-
-/// The output size, reduction and orientation of a JPEG libjpeg-turbo will decode.
-struct TurboPlan {
-    width: usize,
-    height: usize,
-    denom: u8,
-    orientation: Orientation,
-}
-
-/// Reads the header and sets the scaling factor; `None` when libjpeg-turbo should not
-/// decode this JPEG.
-fn plan_turbo_decode(
-    dec: &mut Decompressor,
-    bytes: &[u8],
-    max_pixels: u64,
-    scale: Scale,
-) -> Option<TurboPlan> {
-    let header = dec.read_header(bytes).ok()?;
-    // CMYK/YCCK need an inversion libjpeg-turbo's RGB output does not do; lossless
-    // JPEGs cannot be scaled: both go to the `image` crate.
-    if header.is_lossless || matches!(header.colorspace, Colorspace::CMYK | Colorspace::YCCK) {
-        return None;
-    }
-    let (w, h) = (
-        u32::try_from(header.width).ok()?,
-        u32::try_from(header.height).ok()?,
-    );
-    if check_size(w, h, max_pixels).is_err() {
-        return None;
-    }
-    let orientation = jpeg_exif_orientation(bytes);
-    // The target is upright: compare it with the stored size turned the same way.
-    let swaps = matches!(
-        orientation,
-        Orientation::Rotate90
-            | Orientation::Rotate270
-            | Orientation::Rotate90FlipH
-            | Orientation::Rotate270FlipH
-    );
-    let denom = match scale {
-        Scale::Cover(mw, mh) => jpeg_scale_denom(w, h, if swaps { (mh, mw) } else { (mw, mh) }),
-        Scale::Exact(d) => d,
-    };
-    let factor = ScalingFactor::new(1, denom as usize);
-    dec.set_scaling_factor(factor).ok()?;
-    let scaled = header.scaled(factor);
-    Some(TurboPlan {
-        width: scaled.width,
-        height: scaled.height,
-        denom,
-        orientation,
-    })
-}
-
-/// What a libjpeg-turbo error message says about the pixels it wrote.
-enum JpegMessage {
-    /// Pixels were lost or are wrong: the reject reason.
-    LostData(String),
-    /// A warning about metadata or junk after the image data: every pixel was decoded.
-    Harmless,
-    /// A fatal error in the image data: pixels are missing, none of them usable.
-    Corrupt(String),
-    /// A feature libjpeg-turbo does not support: the `image` crate decides.
-    Other,
-}
-
-/// Classifies a libjpeg-turbo message (libjpeg's texts, `jerror.h`). Lost data:
-/// `JWRN_JPEG_EOF` "Premature end of JPEG file", and every "Corrupt JPEG data: ..."
-/// (premature end of data segment, bad Huffman or arithmetic code, a marker where a restart
-/// marker was expected, extraneous bytes before a marker other than the end of the image).
-/// Harmless: an unknown JFIF revision, a bad ICC profile marker, junk just before the
-/// end-of-image marker (Pillow accepts these files too). Unsupported features go to the
-/// `image` crate; any other (fatal) error means corrupt data.
-fn jpeg_damage(message: &str, bytes: &[u8]) -> JpegMessage {
-    let lower = message.to_ascii_lowercase();
-    let detail = message
-        .strip_prefix("TurboJPEG error: ")
-        .unwrap_or(message)
-        .trim();
-    let detail = detail.strip_prefix("Corrupt JPEG data: ").unwrap_or(detail);
-    if lower.contains("premature end of jpeg file") {
-        return JpegMessage::LostData(format!(
-            "truncated JPEG: premature end of data after {} bytes ({})",
-            bytes.len(),
-            scan_progress(bytes)
-        ));
-    }
-    if lower.contains("extraneous bytes before marker 0xd9")
-        || lower.contains("unknown jfif revision")
-        || lower.contains("bad icc marker")
-    {
-        return JpegMessage::Harmless;
-    }
-    if lower.contains("corrupt jpeg data") || lower.contains("bad huffman") {
-        if lower.contains("premature end of data segment") {
-            return JpegMessage::LostData(format!(
-                "truncated JPEG: {detail} ({})",
-                scan_progress(bytes)
-            ));
-        }
-        return JpegMessage::LostData(format!("corrupt JPEG data: {detail}"));
-    }
-    // A feature libjpeg-turbo lacks (e.g. 12-bit samples): the `image` crate may have it.
-    // (A marker or a second frame header inside the image data is corruption, not a
-    // feature: "Unsupported marker type", "Unsupported JPEG process: SOF type".)
-    if (lower.contains("unsupported") || lower.contains("not supported"))
-        && !lower.contains("marker")
-        && !lower.contains("sof type")
-    {
-        return JpegMessage::Other;
-    }
-    // Any other error stopped libjpeg-turbo inside the image data of a JPEG whose header
-    // it read: the data is corrupt, and a lenient decoder would only fill the gap.
-    JpegMessage::Corrupt(format!("corrupt JPEG data: {detail}"))
-}
-
-/// Where the file ends relative to its image data, for a reject reason.
-fn scan_progress(bytes: &[u8]) -> String {
-    match jpeg_scan_start(bytes) {
-        Some(start) => format!(
-            "its image data starts at byte {start}; {}",
-            if has_eoi_after(bytes, start) {
-                "it has an end-of-image marker"
-            } else {
-                "no end-of-image marker"
-            }
-        ),
-        None => "no image data found".to_string(),
-    }
-}
-
-/// Whether an end-of-image marker (FF D9) follows `start`. Entropy-coded data never holds
-/// FF D9 (an FF there is followed by 00 or a restart marker), so the first one is the end;
-/// bytes after it (some cameras append data) do not matter.
-fn has_eoi_after(bytes: &[u8], start: usize) -> bool {
-    bytes
-        .get(start..)
-        .is_some_and(|scan| scan.windows(2).any(|w| w == [0xFF, 0xD9]))
-}
-
-/// For a JPEG the `image` crate decodes (libjpeg-turbo did not take it): a reject reason
-/// if the file has no end-of-image marker after its image data, i.e. it was cut short.
-fn jpeg_missing_end(bytes: &[u8]) -> Option<String> {
-    let start = jpeg_scan_start(bytes)?;
-    (!has_eoi_after(bytes, start)).then(|| {
-        format!(
-            "truncated JPEG: the file ends after {} bytes without an end-of-image marker (its image data starts at byte {start})",
-            bytes.len()
-        )
-    })
-}
-
-/// The offset of the first entropy-coded byte (just after the first SOS segment).
-fn jpeg_scan_start(b: &[u8]) -> Option<usize> {
-    let mut pos = 2usize;
-    loop {
-        if *b.get(pos)? != 0xFF {
-            return None;
-        }
-        while *b.get(pos)? == 0xFF {
-            pos += 1;
-        }
-        let marker = *b.get(pos)?;
-        pos += 1;
-        match marker {
-            0x01 | 0xD0..=0xD8 => continue,
-            0xD9 => return None,
-            _ => {
-                let len = be16(b, pos)? as usize;
-                if len < 2 {
-                    return None;
-                }
-                if marker == 0xDA {
-                    return Some(pos + len);
-                }
-                pos += len;
-            }
-        }
-    }
-}
-
-/// The EXIF orientation of a JPEG (its first `APP1` segment starting `Exif\0\0`), or
-/// "no transforms" when there is none or it is malformed.
-fn jpeg_exif_orientation(b: &[u8]) -> Orientation {
-    let mut pos = 2usize;
-    while let Some(&0xFF) = b.get(pos) {
-        let Some(&marker) = b.get(pos + 1) else { break };
-        // Metadata segments come before the frame header; stop at SOF/SOS/EOI.
-        if matches!(marker, 0xC0..=0xCF | 0xDA | 0xD9) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
-            break;
-        }
-        let Some(len) = be16(b, pos + 2).map(usize::from) else {
-            break;
-        };
-        if len < 2 {
-            break;
-        }
-        if marker == 0xE1 {
-            if let Some(seg) = b.get(pos + 4..pos + 2 + len) {
-                if let Some(tiff) = seg.strip_prefix(b"Exif\0\0") {
-                    return Orientation::from_exif_chunk(tiff).unwrap_or(Orientation::NoTransforms);
-                }
-            }
-        }
-        pos += 2 + len;
-    }
-    Orientation::NoTransforms
-}
-
-fn check_size(w: u32, h: u32, max_pixels: u64) -> Result<(), ImageOpError> {
-    if w == 0 || h == 0 {
-        return Err(ImageOpError::Empty);
-    }
-    if w as u64 * h as u64 > max_pixels {
-        return Err(ImageOpError::TooLarge {
-            width: w,
-            height: h,
-            max_pixels,
-        });
-    }
-    Ok(())
-}
-
-/// Refuses an image whose decoded bytes in its stored layout exceed the byte budget of
-/// `max_pixels` (see [`MAX_DECODED_BYTES_PER_PIXEL`]).
-fn check_bytes(w: u32, h: u32, decoded_bytes: u64, max_pixels: u64) -> Result<(), ImageOpError> {
-    let max_bytes = max_pixels.saturating_mul(MAX_DECODED_BYTES_PER_PIXEL);
-    if decoded_bytes > max_bytes {
-        return Err(ImageOpError::TooManyBytes {
-            width: w,
-            height: h,
-            bytes: decoded_bytes,
-            max_bytes,
-        });
-    }
-    Ok(())
-}
-
-/// A PNG's width, height and decoded size in bytes (bit depth and channels from IHDR).
-fn png_decoded_bytes(b: &[u8]) -> Option<(u32, u32, u64)> {
-    if !b.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A])
-        || b.get(12..16)? != b"IHDR"
-    {
-        return None;
-    }
-    let (w, h) = (be32(b, 16)?, be32(b, 20)?);
-    let depth = u64::from(*b.get(24)?);
-    let channels = match *b.get(25)? {
-        0 => 1, // grey
-        2 => 3, // RGB
-        // palette: expanded to RGB (RGBA with a tRNS chunk) by the decoder
-        3 => 4,
-        4 => 2, // grey + alpha
-        6 => 4, // RGBA
-        _ => return None,
-    };
-    // Samples below 8 bits are expanded to bytes; 16-bit samples take two.
-    let bytes_per_sample = if depth == 16 { 2 } else { 1 };
-    Some((
-        w,
-        h,
-        u64::from(w) * u64::from(h) * channels * bytes_per_sample,
-    ))
-}
-
-fn undecodable(e: impl std::fmt::Display) -> ImageOpError {
+pub(super) fn undecodable(e: impl std::fmt::Display) -> ImageOpError {
     ImageOpError::Undecodable(e.to_string())
 }
 
@@ -618,203 +272,12 @@ fn map_image_error(e: image::ImageError) -> ImageOpError {
     }
 }
 
-// ---------------------------------------------------------------------------------
-// Header sniffing
-// ---------------------------------------------------------------------------------
-
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-fn le16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-fn le32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-/// The format (`"jpeg"`, `"png"`, `"webp"`, `"gif"`, `"bmp"` or `"tiff"`) and the
-/// `(width, height)` stored in the header, without decoding pixels (cheap enough for a
-/// SQL UDF over millions of rows). `None` if the bytes are none of these formats or the
-/// header is truncated or malformed.
-///
-/// The size is the stored one: EXIF orientation is not applied (a JPEG with
-/// orientation 6 reports its stored width first), and a GIF reports its logical screen.
-pub fn image_format_and_size(bytes: &[u8]) -> Option<(&'static str, u32, u32)> {
-    if bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
-        // The first chunk must be IHDR: length(4) "IHDR" width(4) height(4), big-endian.
-        if bytes.get(12..16)? != b"IHDR" {
-            return None;
-        }
-        return Some(("png", be32(bytes, 16)?, be32(bytes, 20)?));
-    }
-    if bytes.starts_with(&[0xFF, 0xD8]) {
-        return jpeg_size(bytes).map(|(w, h)| ("jpeg", w, h));
-    }
-    if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        return Some(("gif", le16(bytes, 6)? as u32, le16(bytes, 8)? as u32));
-    }
-    if bytes.starts_with(b"RIFF") && bytes.get(8..12)? == b"WEBP" {
-        return webp_size(bytes).map(|(w, h)| ("webp", w, h));
-    }
-    if bytes.starts_with(b"BM") {
-        return bmp_size(bytes).map(|(w, h)| ("bmp", w, h));
-    }
-    if bytes.starts_with(b"II") || bytes.starts_with(b"MM") {
-        return tiff_size(bytes).map(|(w, h)| ("tiff", w, h));
-    }
-    None
-}
-
-/// Walks the JPEG marker segments up to the first start-of-frame.
-fn jpeg_size(b: &[u8]) -> Option<(u32, u32)> {
-    let mut pos = 2usize;
-    loop {
-        // Markers are 0xFF followed by a code; extra 0xFF bytes are fill.
-        if *b.get(pos)? != 0xFF {
-            return None;
-        }
-        while *b.get(pos)? == 0xFF {
-            pos += 1;
-        }
-        let marker = *b.get(pos)?;
-        pos += 1;
-        match marker {
-            // standalone markers without a length
-            0x01 | 0xD0..=0xD7 | 0xD8 => continue,
-            // end of image / start of scan before any frame header
-            0xD9 | 0xDA => return None,
-            // SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC):
-            // length(2) precision(1) height(2) width(2)
-            0xC0..=0xCF if marker != 0xC4 && marker != 0xC8 && marker != 0xCC => {
-                let h = be16(b, pos + 3)? as u32;
-                let w = be16(b, pos + 5)? as u32;
-                return Some((w, h));
-            }
-            _ => {
-                let len = be16(b, pos)? as usize;
-                if len < 2 {
-                    return None;
-                }
-                pos += len;
-            }
-        }
-    }
-}
-
-/// The first chunk of a WebP file: lossy `VP8 `, lossless `VP8L` or extended `VP8X`.
-fn webp_size(b: &[u8]) -> Option<(u32, u32)> {
-    let fourcc = b.get(12..16)?;
-    let d = 20usize; // chunk payload
-    match fourcc {
-        b"VP8 " => {
-            // frame tag(3), start code 9D 01 2A, then 14-bit width and height
-            if b.get(d + 3..d + 6)? != [0x9D, 0x01, 0x2A] {
-                return None;
-            }
-            Some((
-                (le16(b, d + 6)? & 0x3FFF) as u32,
-                (le16(b, d + 8)? & 0x3FFF) as u32,
-            ))
-        }
-        b"VP8L" => {
-            if *b.get(d)? != 0x2F {
-                return None;
-            }
-            let bits = le32(b, d + 1)?;
-            Some(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
-        }
-        b"VP8X" => {
-            // flags(4), canvas width - 1 (24 bits LE), canvas height - 1 (24 bits LE)
-            let p = b.get(d + 4..d + 10)?;
-            let w = u32::from_le_bytes([p[0], p[1], p[2], 0]) + 1;
-            let h = u32::from_le_bytes([p[3], p[4], p[5], 0]) + 1;
-            Some((w, h))
-        }
-        _ => None,
-    }
-}
-
-fn bmp_size(b: &[u8]) -> Option<(u32, u32)> {
-    let dib = le32(b, 14)?;
-    if dib == 12 {
-        // BITMAPCOREHEADER: unsigned 16-bit sizes
-        return Some((le16(b, 18)? as u32, le16(b, 20)? as u32));
-    }
-    if dib < 16 {
-        return None;
-    }
-    let w = le32(b, 18)? as i32;
-    let h = le32(b, 22)? as i32; // negative = top-down rows
-    if w < 0 {
-        return None;
-    }
-    Some((w as u32, h.unsigned_abs()))
-}
-
-/// Reads ImageWidth (256) and ImageLength (257) from the first IFD (classic TIFF or
-/// BigTIFF, either byte order).
-fn tiff_size(b: &[u8]) -> Option<(u32, u32)> {
-    let le = match b.get(0..2)? {
-        b"II" => true,
-        b"MM" => false,
-        _ => return None,
-    };
-    let r16 = |at: usize| if le { le16(b, at) } else { be16(b, at) };
-    let r32 = |at: usize| if le { le32(b, at) } else { be32(b, at) };
-    let r64 = |at: usize| -> Option<u64> {
-        let a = b.get(at..at + 8)?.try_into().ok()?;
-        Some(if le {
-            u64::from_le_bytes(a)
-        } else {
-            u64::from_be_bytes(a)
-        })
-    };
-    let (big, ifd, count, entry_size) = match r16(2)? {
-        42 => {
-            let ifd = r32(4)? as usize;
-            (false, ifd, r16(ifd)? as usize, 12usize)
-        }
-        43 => {
-            let ifd = usize::try_from(r64(8)?).ok()?;
-            (true, ifd, usize::try_from(r64(ifd)?).ok()?, 20usize)
-        }
-        _ => return None,
-    };
-    let first = ifd.checked_add(if big { 8 } else { 2 })?;
-    let (mut w, mut h) = (None, None);
-    for i in 0..count.min(4096) {
-        let e = first.checked_add(i.checked_mul(entry_size)?)?;
-        let tag = r16(e)?;
-        if tag != 256 && tag != 257 {
-            continue;
-        }
-        let typ = r16(e + 2)?;
-        let value_at = e + if big { 12 } else { 8 };
-        let v = match typ {
-            3 => r16(value_at)? as u32,                // SHORT
-            4 => r32(value_at)?,                       // LONG
-            16 => u32::try_from(r64(value_at)?).ok()?, // LONG8 (BigTIFF)
-            _ => return None,
-        };
-        if tag == 256 {
-            w = Some(v);
-        } else {
-            h = Some(v);
-        }
-        if let (Some(w), Some(h)) = (w, h) {
-            return Some((w, h));
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
+    use super::turbo::jpeg_scan_start;
     use super::*;
     use image::{ExtendedColorType, ImageEncoder};
+    use turbojpeg::{Colorspace, PixelFormat};
 
     fn png_bytes(w: u32, h: u32, data: &[u8], color: ExtendedColorType) -> Vec<u8> {
         let mut out = Vec::new();
@@ -825,7 +288,7 @@ mod tests {
     }
 
     /// A PNG whose IHDR claims `w` x `h` followed by nothing else.
-    fn png_header_only(w: u32, h: u32) -> Vec<u8> {
+    pub(super) fn png_header_only(w: u32, h: u32) -> Vec<u8> {
         let mut b = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
         b.extend_from_slice(&13u32.to_be_bytes());
         b.extend_from_slice(b"IHDR");
@@ -1482,15 +945,5 @@ mod tests {
         let im = decode_rgb8(&out, 64).expect("first frame");
         assert_eq!(im.dimensions(), (8, 8));
         assert!(t.elapsed().as_millis() < 500, "took {:?}", t.elapsed());
-    }
-
-    #[test]
-    fn sniffers_reject_truncated_headers() {
-        assert_eq!(image_format_and_size(&[0xFF, 0xD8, 0xFF]), None);
-        assert_eq!(image_format_and_size(b"GIF89a\x01"), None);
-        assert_eq!(image_format_and_size(b"RIFF\0\0\0\0WEBPVP8X"), None);
-        assert_eq!(image_format_and_size(b"II\x2A\0\xFF\xFF\xFF\xFF"), None);
-        assert_eq!(image_format_and_size(b"BM"), None);
-        assert_eq!(image_format_and_size(&png_header_only(3, 4)[..20]), None);
     }
 }
