@@ -55,226 +55,247 @@ fn bool_expr(cond: &str) -> String {
     format!("CASE WHEN {cond} THEN 1.0 WHEN NOT ({cond}) THEN 0.0 END")
 }
 
-/// The charts of one scheme, in op order.
+/// The charts of one scheme, in op order: one small function per op that has any.
 pub fn specs_for(scheme: &Scheme, config: &Config) -> Vec<Spec> {
     let size = f64::from(config.image.size);
     let mut out = Vec::new();
-    let mut push = |column: &str, expr: String, rule: String, expected: Expected| {
-        out.push(Spec {
-            column: column.to_string(),
-            expr,
-            rule,
-            expected,
-        })
-    };
-    let float = |c: &str| format!("CAST({c} AS DOUBLE)");
     for op in &scheme.image_ops {
         match op {
-            ImageOp::Hflip { p, captions } => {
-                if *captions == FlipCaptions::Skip {
-                    // A flip drawn but left out for spatial words is still a draw.
-                    push(
-                        "aug_hflip OR aug_hflip_skipped",
-                        bool_expr("aug_hflip OR aug_hflip_skipped"),
-                        format!("hflip drawn with p = {p} (done or skipped)"),
-                        Expected::Bernoulli { p: *p },
-                    );
-                } else {
-                    push(
-                        "aug_hflip",
-                        bool_expr("aug_hflip"),
-                        format!("hflip with p = {p}"),
-                        Expected::Bernoulli { p: *p },
-                    );
-                }
-            }
+            ImageOp::Hflip { p, captions } => hflip_specs(&mut out, *p, *captions),
             ImageOp::ColorJitter {
                 brightness,
                 contrast,
                 saturation,
                 hue,
                 ..
-            } => {
-                let two_only = *saturation == 0.0 && *hue == 0.0;
-                for (name, spread) in [
-                    ("brightness", *brightness),
-                    ("contrast", *contrast),
-                    ("saturation", *saturation),
-                ] {
-                    let col = format!("aug_{name}");
-                    // In float32, as the sampler draws them.
-                    let lo = f64::from((1.0 - spread).max(0.0));
-                    let hi = f64::from(1.0 + spread);
-                    if spread > 0.0 && hi > lo {
-                        push(
-                            &col,
-                            float(&col),
-                            format!(
-                                "{name} factor uniform in [{}, {}]",
-                                fmt_num(lo),
-                                fmt_num(hi)
-                            ),
-                            Expected::Uniform {
-                                lo,
-                                hi,
-                                integer: false,
-                            },
-                        );
-                    } else if two_only && name != "saturation" {
-                        push(
-                            &col,
-                            float(&col),
-                            format!("{name} factor 1 (spread 0)"),
-                            Expected::Constant(1.0),
-                        );
-                    }
-                }
-                if *hue > 0.0 {
-                    let h = f64::from(*hue);
-                    push(
-                        "aug_hue",
-                        float("aug_hue"),
-                        format!("hue shift uniform in ±{} (when not left out)", fmt_num(h)),
-                        Expected::Uniform {
-                            lo: -h,
-                            hi: h,
-                            integer: false,
-                        },
-                    );
-                }
-                let active: Vec<ColorOp> = if two_only {
-                    vec![ColorOp::Brightness, ColorOp::Contrast]
-                } else {
-                    ColorOp::ALL
-                        .into_iter()
-                        .zip([*brightness, *contrast, *saturation, *hue])
-                        .filter(|(_, s)| *s > 0.0)
-                        .map(|(c, _)| c)
-                        .collect()
-                };
-                let perms = permutations(&active);
-                let p = 1.0 / perms.len().max(1) as f64;
-                push(
-                    "aug_jitter_order",
-                    "aug_jitter_order".into(),
-                    format!(
-                        "each of the {} orders with p = 1/{}",
-                        perms.len(),
-                        perms.len()
-                    ),
-                    Expected::Categories(perms.into_iter().map(|o| (o, p)).collect()),
-                );
-            }
-            ImageOp::Rotate { degrees } => {
-                let d = f64::from(*degrees);
-                if d > 0.0 {
-                    push(
-                        "aug_rotate_deg",
-                        float("aug_rotate_deg"),
-                        format!("angle uniform in ±{} degrees", fmt_num(d)),
-                        Expected::Uniform {
-                            lo: -d,
-                            hi: d,
-                            integer: false,
-                        },
-                    );
-                } else {
-                    push(
-                        "aug_rotate_deg",
-                        float("aug_rotate_deg"),
-                        "angle 0".into(),
-                        Expected::Constant(0.0),
-                    );
-                }
-            }
-            ImageOp::RandomResizedCrop { .. } => {
-                // The crop's distribution depends on each source's size: no closed form
-                // to test against; the samples show the crop rectangles.
-            }
-            ImageOp::GaussianBlur { sigma, p, .. } => {
-                if *p < 1.0 {
-                    push(
-                        "aug_blur_sigma IS NOT NULL",
-                        bool_expr("aug_blur_sigma IS NOT NULL"),
-                        format!("blurred with p = {p}"),
-                        Expected::Bernoulli { p: *p },
-                    );
-                }
-                let (lo, hi) = (f64::from(sigma[0]), f64::from(sigma[1]));
-                let expected = if hi > lo {
-                    Expected::Uniform {
-                        lo,
-                        hi,
-                        integer: false,
-                    }
-                } else {
-                    Expected::Constant(lo)
-                };
-                push(
-                    "aug_blur_sigma",
-                    float("aug_blur_sigma"),
-                    format!(
-                        "sigma uniform in [{}, {}] (when blurred)",
-                        fmt_num(lo),
-                        fmt_num(hi)
-                    ),
-                    expected,
-                );
-            }
-            ImageOp::ErasePatch { fraction, p } => {
-                if *p < 1.0 {
-                    push(
-                        "aug_erase_size IS NOT NULL",
-                        bool_expr("aug_erase_size IS NOT NULL"),
-                        format!("erased with p = {p}"),
-                        Expected::Bernoulli { p: *p },
-                    );
-                }
-                let side = (fraction * size).floor().min(size);
-                push(
-                    "aug_erase_size",
-                    float("aug_erase_size"),
-                    format!("side floor({fraction} x {size}) = {side} pixels"),
-                    Expected::Constant(side),
-                );
-                for axis in ["x", "y"] {
-                    let col = format!("aug_erase_{axis}");
-                    push(
-                        &col,
-                        float(&col),
-                        format!("{axis} uniform in 0..={}", size - side),
-                        Expected::Uniform {
-                            lo: 0.0,
-                            hi: size - side,
-                            integer: true,
-                        },
-                    );
-                }
-            }
-            ImageOp::Mixgen { lambda } => push(
-                "aug_mix_lambda",
-                float("aug_mix_lambda"),
-                format!("lambda {}", fmt_num(f64::from(*lambda))),
-                Expected::Constant(f64::from(*lambda)),
-            ),
+            } => jitter_specs(&mut out, [*brightness, *contrast, *saturation, *hue]),
+            ImageOp::Rotate { degrees } => rotate_specs(&mut out, *degrees),
+            // The crop's distribution depends on each source's size: no closed form to
+            // test against; the samples show the crop rectangles.
+            ImageOp::RandomResizedCrop { .. } => {}
+            ImageOp::GaussianBlur { sigma, p, .. } => blur_specs(&mut out, *sigma, *p),
+            ImageOp::ErasePatch { fraction, p } => erase_specs(&mut out, *fraction, *p, size),
+            ImageOp::Mixgen { lambda } => mixgen_specs(&mut out, *lambda),
         }
     }
     for op in &scheme.text_ops {
         if let TextOp::ReplaceWord(op) = op {
-            let p = &op.p;
-            // Captions without words record an empty list and never draw: counted as
-            // rows only when they have a word.
-            push(
-                "cardinality(aug_words_replaced) > 0",
-                "CASE WHEN cardinality(aug_words_replaced) > 0 THEN 1.0 \
-                 WHEN word_count(caption) > 0 THEN 0.0 END"
-                    .into(),
-                format!("one word replaced with p = {p} (captions with words)"),
-                Expected::Bernoulli { p: *p },
-            );
+            replace_word_specs(&mut out, op.p);
         }
     }
     out
+}
+
+/// A chart of `column` (values from the SQL `expr`) expecting `expected`, `rule` in words.
+fn spec(column: &str, expr: String, rule: String, expected: Expected) -> Spec {
+    Spec {
+        column: column.to_string(),
+        expr,
+        rule,
+        expected,
+    }
+}
+
+/// Column `c` as a double.
+fn float(c: &str) -> String {
+    format!("CAST({c} AS DOUBLE)")
+}
+
+fn hflip_specs(out: &mut Vec<Spec>, p: f64, captions: FlipCaptions) {
+    // A flip drawn but left out for spatial words is still a draw.
+    let (column, rule) = if captions == FlipCaptions::Skip {
+        (
+            "aug_hflip OR aug_hflip_skipped",
+            format!("hflip drawn with p = {p} (done or skipped)"),
+        )
+    } else {
+        ("aug_hflip", format!("hflip with p = {p}"))
+    };
+    out.push(spec(
+        column,
+        bool_expr(column),
+        rule,
+        Expected::Bernoulli { p },
+    ));
+}
+
+/// Colour jitter: the factors (uniform in [1 - spread, 1 + spread], in float32 as the
+/// sampler draws them), the hue shift and the order of the active ops.
+fn jitter_specs(out: &mut Vec<Spec>, spreads: [f32; 4]) {
+    let [brightness, contrast, saturation, hue] = spreads;
+    let two_only = saturation == 0.0 && hue == 0.0;
+    for (name, spread) in [
+        ("brightness", brightness),
+        ("contrast", contrast),
+        ("saturation", saturation),
+    ] {
+        let col = format!("aug_{name}");
+        let lo = f64::from((1.0 - spread).max(0.0));
+        let hi = f64::from(1.0 + spread);
+        if spread > 0.0 && hi > lo {
+            out.push(spec(
+                &col,
+                float(&col),
+                format!(
+                    "{name} factor uniform in [{}, {}]",
+                    fmt_num(lo),
+                    fmt_num(hi)
+                ),
+                Expected::Uniform {
+                    lo,
+                    hi,
+                    integer: false,
+                },
+            ));
+        } else if two_only && name != "saturation" {
+            out.push(spec(
+                &col,
+                float(&col),
+                format!("{name} factor 1 (spread 0)"),
+                Expected::Constant(1.0),
+            ));
+        }
+    }
+    if hue > 0.0 {
+        let h = f64::from(hue);
+        out.push(spec(
+            "aug_hue",
+            float("aug_hue"),
+            format!("hue shift uniform in ±{} (when not left out)", fmt_num(h)),
+            Expected::Uniform {
+                lo: -h,
+                hi: h,
+                integer: false,
+            },
+        ));
+    }
+    let active: Vec<ColorOp> = if two_only {
+        vec![ColorOp::Brightness, ColorOp::Contrast]
+    } else {
+        ColorOp::ALL
+            .into_iter()
+            .zip(spreads)
+            .filter(|(_, s)| *s > 0.0)
+            .map(|(c, _)| c)
+            .collect()
+    };
+    let perms = permutations(&active);
+    let p = 1.0 / perms.len().max(1) as f64;
+    out.push(spec(
+        "aug_jitter_order",
+        "aug_jitter_order".into(),
+        format!(
+            "each of the {} orders with p = 1/{}",
+            perms.len(),
+            perms.len()
+        ),
+        Expected::Categories(perms.into_iter().map(|o| (o, p)).collect()),
+    ));
+}
+
+fn rotate_specs(out: &mut Vec<Spec>, degrees: f32) {
+    let d = f64::from(degrees);
+    let (rule, expected) = if d > 0.0 {
+        (
+            format!("angle uniform in ±{} degrees", fmt_num(d)),
+            Expected::Uniform {
+                lo: -d,
+                hi: d,
+                integer: false,
+            },
+        )
+    } else {
+        ("angle 0".into(), Expected::Constant(0.0))
+    };
+    out.push(spec(
+        "aug_rotate_deg",
+        float("aug_rotate_deg"),
+        rule,
+        expected,
+    ));
+}
+
+/// An op applied with probability `p` (< 1): how often its column is set.
+fn applied_spec(out: &mut Vec<Spec>, column: &str, what: &str, p: f64) {
+    if p < 1.0 {
+        let cond = format!("{column} IS NOT NULL");
+        out.push(spec(
+            &cond,
+            bool_expr(&cond),
+            format!("{what} with p = {p}"),
+            Expected::Bernoulli { p },
+        ));
+    }
+}
+
+fn blur_specs(out: &mut Vec<Spec>, sigma: [f32; 2], p: f64) {
+    applied_spec(out, "aug_blur_sigma", "blurred", p);
+    let (lo, hi) = (f64::from(sigma[0]), f64::from(sigma[1]));
+    let expected = if hi > lo {
+        Expected::Uniform {
+            lo,
+            hi,
+            integer: false,
+        }
+    } else {
+        Expected::Constant(lo)
+    };
+    out.push(spec(
+        "aug_blur_sigma",
+        float("aug_blur_sigma"),
+        format!(
+            "sigma uniform in [{}, {}] (when blurred)",
+            fmt_num(lo),
+            fmt_num(hi)
+        ),
+        expected,
+    ));
+}
+
+fn erase_specs(out: &mut Vec<Spec>, fraction: f64, p: f64, size: f64) {
+    applied_spec(out, "aug_erase_size", "erased", p);
+    let side = (fraction * size).floor().min(size);
+    out.push(spec(
+        "aug_erase_size",
+        float("aug_erase_size"),
+        format!("side floor({fraction} x {size}) = {side} pixels"),
+        Expected::Constant(side),
+    ));
+    for axis in ["x", "y"] {
+        let col = format!("aug_erase_{axis}");
+        out.push(spec(
+            &col,
+            float(&col),
+            format!("{axis} uniform in 0..={}", size - side),
+            Expected::Uniform {
+                lo: 0.0,
+                hi: size - side,
+                integer: true,
+            },
+        ));
+    }
+}
+
+fn mixgen_specs(out: &mut Vec<Spec>, lambda: f32) {
+    out.push(spec(
+        "aug_mix_lambda",
+        float("aug_mix_lambda"),
+        format!("lambda {}", fmt_num(f64::from(lambda))),
+        Expected::Constant(f64::from(lambda)),
+    ));
+}
+
+/// Captions without words record an empty list and never draw: counted as rows only
+/// when they have a word.
+fn replace_word_specs(out: &mut Vec<Spec>, p: f64) {
+    out.push(spec(
+        "cardinality(aug_words_replaced) > 0",
+        "CASE WHEN cardinality(aug_words_replaced) > 0 THEN 1.0 \
+         WHEN word_count(caption) > 0 THEN 0.0 END"
+            .into(),
+        format!("one word replaced with p = {p} (captions with words)"),
+        Expected::Bernoulli { p },
+    ));
 }
 
 /// Every order of `ops`, as `aug_jitter_order` writes them (`contrast,brightness`).
