@@ -65,7 +65,7 @@ def parts_on_disk(out: Path) -> list:
 def query_count(out: Path) -> dict:
     res = lakeaug("query", out, "SELECT scheme, count(*) AS n, sum(source_row) AS s "
                   "FROM augmented GROUP BY scheme ORDER BY scheme", "--format", "json")
-    return {r["scheme"]: (r["n"], r["s"]) for r in map(json.loads, res.stdout.splitlines())}
+    return {r["scheme"]: (r["n"], r["s"]) for r in json.loads(res.stdout)}
 
 
 @pytest.fixture()
