@@ -6,9 +6,9 @@
 //! `cargo bench --bench soak` (1,000,000 rows); `LAKEAUG_SOAK_ROWS=20000` for a short one.
 //! `LAKEAUG_SOAK_KILL_SECS` (default 20) is how long each killed run lives.
 
-// The integration tests' helpers (test inputs written on the fly).
-#[path = "../tests/common/mod.rs"]
-mod common;
+// The integration tests' PNG header helper.
+#[path = "../tests/it/common/png.rs"]
+mod png;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -80,12 +80,12 @@ fn bad_kinds() -> Vec<BadKind> {
         },
         BadKind {
             name: "too_many_pixels",
-            bytes: Some(common::png_header(20000, 20000, 8, 2)),
+            bytes: Some(png::png_header(20000, 20000, 8, 2)),
             reason_prefix: "image is 20000x20000",
         },
         BadKind {
             name: "too_many_bytes",
-            bytes: Some(common::png_header(7000, 7000, 16, 6)),
+            bytes: Some(png::png_header(7000, 7000, 16, 6)),
             reason_prefix: "image is 7000x7000 and decodes to",
         },
     ]

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+use crate::common::{read_dir_batches, repo_path};
 use arrow::array::{Array, RecordBatch};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use crate::common::{read_dir_batches, repo_path};
 use lakeaug::config::Config;
 use lakeaug::rng::row_seed;
 

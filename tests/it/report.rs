@@ -2,17 +2,16 @@
 //! self-containment, determinism, sampling, escaping, caption diffs, `--verify`, and the
 //! page in a real browser (headless Chromium).
 
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use crate::common::*;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use base64::Engine;
-use crate::common::*;
 use lakeaug::config::Config;
 use lakeaug::pipeline::{run, RunOptions};
 use lakeaug::report::{render, ReportOptions};
