@@ -454,7 +454,7 @@ pub fn detach(
         for key in leaving {
             let name = compacted_name(scheme, &["detach", rel.as_str(), key.as_str()]);
             let (staged, w) = writer.create(&name, &part.schema)?;
-            let path = StringArray::new_scalar(state.files[key].path.as_str());
+            let path = StringArray::new_scalar(state.files[key].identity.path.as_str());
             outs.push((key.clone(), path, name, staged, w, 0usize));
         }
         let rest_name = compacted_name(scheme, &["rest", rel.as_str()]);
@@ -487,7 +487,7 @@ pub fn detach(
                     "{}/{rel} is listed by input {key} but holds none of its rows (source_file = {}); \
                      the state is inconsistent: rebuild with `lakeaug run --full`",
                     store.describe(),
-                    state.files[&key].path
+                    state.files[&key].identity.path
                 );
             }
             rewrite.new.push(NewPart {

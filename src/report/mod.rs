@@ -143,7 +143,7 @@ pub struct ReportSummary {
 pub fn write_report(opts: &ReportOptions) -> Result<ReportSummary, ReportError> {
     check_outside(&opts.html, &opts.output)?;
     let rendered = render(opts)?;
-    crate::write::write_atomic(&opts.html, rendered.html.as_bytes()).map_err(|source| {
+    crate::store::write_atomic(&opts.html, rendered.html.as_bytes()).map_err(|source| {
         ReportError::Write {
             path: opts.html.clone(),
             source,

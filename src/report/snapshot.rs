@@ -184,7 +184,7 @@ impl Snapshot {
         };
         let schemes = names
             .iter()
-            .map(|n| Scheme::named(&config, n))
+            .map(|n| Scheme::named(&config, n).map_err(anyhow::Error::from))
             .collect::<anyhow::Result<Vec<_>>>()
             .map_err(|e| ReportError::read("--schemes", e))?;
         let text = TextContext::from_config(&config.text)
