@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use anyhow::{bail, Context};
 
-/// One input Parquet file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One input Parquet file (serializable: a cluster task names the file it reads).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InputFile {
     /// Where to open it.
     pub path: PathBuf,
