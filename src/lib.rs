@@ -34,12 +34,16 @@
 //!   ─▶ manifest; `--full` swap (target)
 //! ```
 //! - [`sql`]: DataFusion tables and UDFs behind `lakeaug query`.
+//! - [`cluster`]: `lakeaug cluster` (Ballista scheduler and executor roles) and `run
+//!   --cluster`, which runs the pipeline's chunks as tasks on executors (`pipeline`'s
+//!   `chunk.rs` on the executor, `remote.rs` on the driver).
 //! - [`report`]: `lakeaug report`, one self-contained HTML page of what a run did.
 
 // Every `unsafe` block says why it is sound. A warning, not an error, until
 // src/read/mapped.rs's signal-handler blocks have their notes.
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod cluster;
 pub mod compact;
 pub mod config;
 pub mod crash;
