@@ -18,7 +18,7 @@ use arrow::datatypes::{DataType, Float64Type};
 
 use crate::config::Config;
 use crate::kernels::image::ColorOp;
-use crate::schemes::{FlipCaptions, ImageOp, Scheme, TextOp};
+use crate::schemes::{FlipCaptions, ImageOp, ReplaceWord, Scheme, TextOp};
 
 /// Goodness-of-fit p-values below this fail.
 pub const P_FAIL: f64 = 0.001;
@@ -260,7 +260,7 @@ pub fn specs_for(scheme: &Scheme, config: &Config) -> Vec<Spec> {
         }
     }
     for op in &scheme.text_ops {
-        if let TextOp::ReplaceWord { p, .. } = op {
+        if let TextOp::ReplaceWord(ReplaceWord { p, .. }) = op {
             // Captions without words record an empty list and never draw: counted as
             // rows only when they have a word.
             push(
