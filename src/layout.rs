@@ -89,7 +89,7 @@ pub fn output_schema(
 }
 
 /// Where in the per-row work a row failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Stage {
     Decode,
     Augment,
@@ -107,7 +107,7 @@ impl Stage {
 }
 
 /// One output row that could not be produced: a row of the rejects table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Reject {
     pub source_file: String,
     pub source_row: i64,

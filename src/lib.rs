@@ -39,11 +39,15 @@
 //! - [`sql`]: DataFusion tables and UDFs behind `lakeaug query`: the session
 //!   (`context`, `source`, `snapshot`, `udfs`), `run` (SQL text on a session), then the
 //!   command (`cli`) and the prompt (`repl`) on top of them.
+//! - [`cluster`]: `lakeaug cluster` (Ballista scheduler and executor roles) and `run
+//!   --cluster`, which runs the pipeline's chunks as tasks on executors (`pipeline`'s
+//!   `chunk.rs` on the executor, `remote.rs` on the driver).
 //! - [`report`]: `lakeaug report`, one self-contained HTML page of what a run did.
 
 // Every `unsafe` block says why it is sound (a `// SAFETY:` comment right above it).
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod cluster;
 pub mod compact;
 pub mod config;
 pub mod crash;

@@ -51,6 +51,82 @@ enum Command {
     Compact(CompactArgs),
     /// Write one self-contained HTML page showing what the augmentation did.
     Report(ReportArgs),
+    /// Run a Ballista cluster role (scheduler or executor) for `run --cluster`.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ClusterCommand {
+    /// Start a scheduler: executors join it, `lakeaug run --cluster` submits to it.
+    Scheduler(SchedulerArgs),
+    /// Start an executor that joins a scheduler and runs chunk tasks.
+    Executor(ExecutorArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:\n  lakeaug cluster scheduler --bind 0.0.0.0:50050")]
+struct SchedulerArgs {
+    /// HOST:PORT to listen on.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+    bind: String,
+    /// Seconds without a heartbeat before an executor is taken as lost and its tasks run
+    /// elsewhere (executors beat every --heartbeat-secs).
+    #[arg(long, value_name = "SECS", default_value_t = 180,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    executor_timeout_secs: u64,
+    /// Attempts of a task failing with a transient (store I/O) error before the run fails.
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=100))]
+    task_max_failures: usize,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  lakeaug cluster executor --scheduler 10.0.0.1:50050 --bind 0.0.0.0:50051 --external-host 10.0.0.2 --work-dir /tmp/lakeaug-executor --vcores 8"
+)]
+struct ExecutorArgs {
+    /// The scheduler's HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    scheduler: String,
+    /// HOST:PORT of the executor's Flight service (results); gRPC listens on PORT+1.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051")]
+    bind: String,
+    /// Host name the scheduler and driver reach this executor by [default: the bind host].
+    #[arg(long, value_name = "HOST")]
+    external_host: Option<String>,
+    /// Folder for the executor's scratch files (copies of s3:// inputs being read).
+    #[arg(long, value_name = "DIR")]
+    work_dir: PathBuf,
+    /// Tasks run at once, and threads each task's rows are augmented on.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    vcores: usize,
+    /// Seconds between heartbeats to the scheduler (keep well under its
+    /// --executor-timeout-secs).
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    heartbeat_secs: u64,
+}
+
+fn cluster_command(cmd: &ClusterCommand) -> anyhow::Result<()> {
+    use lakeaug::cluster::roles;
+    match cmd {
+        ClusterCommand::Scheduler(a) => roles::run_scheduler(&roles::SchedulerOptions {
+            bind: a.bind.clone(),
+            executor_timeout_secs: a.executor_timeout_secs,
+            task_max_failures: a.task_max_failures,
+        })?,
+        ClusterCommand::Executor(a) => roles::run_executor(&roles::ExecutorOptions {
+            scheduler: a.scheduler.clone(),
+            bind: a.bind.clone(),
+            external_host: a.external_host.clone(),
+            work_dir: a.work_dir.clone(),
+            vcores: a.vcores,
+            heartbeat_secs: a.heartbeat_secs,
+        })?,
+    }
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -238,6 +314,19 @@ struct RunArgs {
     /// `lakeaug report`).
     #[arg(long)]
     report: bool,
+    /// Run the chunks as tasks on the Ballista cluster whose scheduler is at HOST:PORT (see
+    /// `lakeaug cluster`); this process plans and commits. Inputs and output must be
+    /// reachable by every executor: s3://, or a shared file system (--shared-fs).
+    #[arg(long, value_name = "HOST:PORT")]
+    cluster: Option<String>,
+    /// Cluster jobs (chunks) in flight at once: at least the executors' vcores in all.
+    #[arg(long, value_name = "K", default_value_t = 4,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=10_000), requires = "cluster")]
+    cluster_jobs: usize,
+    /// With --cluster: the local --output and --input paths are on a file system every
+    /// executor mounts at the same path.
+    #[arg(long, requires = "cluster")]
+    shared_fs: bool,
 }
 
 /// Largest `--batch-size`: a batch of 128 rows is the default; a million rows of images is
@@ -340,6 +429,26 @@ fn run_command(args: &RunArgs) -> anyhow::Result<RunSummary> {
     opts.verify_footers = args.verify_footers;
     opts.chunk_rows = args.chunk_rows;
     opts.progress = !args.quiet && !args.dry_run && std::io::stderr().is_terminal();
+    if let Some(url) = &args.cluster {
+        let output = args.output.to_string_lossy();
+        let local = std::iter::once(output.as_ref())
+            .chain(args.input.iter().map(String::as_str))
+            .any(|p| !lakeaug::store::is_url(p));
+        if local && !args.shared_fs {
+            return Err(InvalidOptions(format!(
+                "--cluster: the executors read the inputs and write the output themselves, so a local path ({}) must be on a file system every executor mounts at the same path; pass --shared-fs if it is, or use s3:// locations",
+                std::iter::once(output.to_string())
+                    .chain(args.input.iter().cloned())
+                    .filter(|p| !lakeaug::store::is_url(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .into());
+        }
+        let runner = lakeaug::cluster::driver::BallistaRunner::new(url, args.cluster_jobs)
+            .map_err(|e| InvalidOptions(e.to_string()))?;
+        opts.remote = Some(std::sync::Arc::new(runner));
+    }
     Ok(run(&opts)?)
 }
 
@@ -563,6 +672,7 @@ fn main() -> ExitCode {
         Command::Schemes(args) => schemes_command(args),
         Command::Query(args) => lakeaug::sql::cli::run_query(args).map_err(Into::into),
         Command::Report(args) => report_command(args),
+        Command::Cluster(cmd) => cluster_command(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,7 +19,7 @@ use crate::layout::{part_stem, rejects_rel, Reject};
 use crate::state::{add_counts, journal, FileIdentity, FileRecord, Partial, SchemeCounts, State};
 use crate::store::Store;
 use crate::write::rejects::rejects_parquet;
-use crate::write::DatasetWriter;
+use crate::write::{DatasetWriter, StagedFile};
 
 /// What the main thread hands the writer when a chunk or a whole input file is done.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +94,7 @@ pub fn commit_chunk(
     };
     let rejects_file =
         (!c.rejects.is_empty()).then(|| rejects_rel(&stem, c.first_row / c.chunk_rows.max(1)));
-    let (base, mut replaces, visible) = base_of(state, &c);
+    let (base, replaces, visible) = base_of(state, &c);
 
     let mut may_leave: Vec<String> = parts.iter().map(|p| p.relative.clone()).collect();
     may_leave.extend(rejects_file.iter().cloned());
@@ -103,6 +103,33 @@ pub fn commit_chunk(
     }
     journal::announce(store, &key, &may_leave)?;
     crate::crash::point("before-publish");
+    let (published, rejects) = publish(store, &parts, rejects_file, &c.rejects, run_id)?;
+    let base = Base {
+        record: base,
+        replaces,
+        visible,
+    };
+    commit_record(
+        store,
+        state,
+        run_id,
+        c,
+        base,
+        (&published, &rejects),
+        next_seq,
+    )?;
+    Ok((published, rejects))
+}
+
+/// Step 2 of a chunk step (after its intent is written): publish the staged `parts`
+/// (atomic per object) and write `rejects` to `rejects_file`. Returns what was published.
+pub fn publish(
+    store: &dyn Store,
+    parts: &[StagedFile],
+    rejects_file: Option<String>,
+    rejects: &[Reject],
+    run_id: &str,
+) -> Result<(Vec<String>, Vec<String>), super::RunError> {
     let mut published = Vec::new();
     for (i, part) in parts.iter().enumerate() {
         store.publish_file(&part.staged, &part.relative)?;
@@ -111,12 +138,73 @@ pub fn commit_chunk(
             crate::crash::point("mid-publish");
         }
     }
-    let mut rejects = Vec::new();
+    let mut written = Vec::new();
     if let Some(rel) = rejects_file {
-        store.put(&rel, &rejects_parquet(&c.rejects, run_id)?)?;
-        rejects.push(rel);
+        store.put(&rel, &rejects_parquet(rejects, run_id)?)?;
+        written.push(rel);
     }
+    Ok((published, written))
+}
 
+/// What a chunk's record builds on: see [`base_of`].
+struct Base {
+    record: Option<FileRecord>,
+    replaces: Vec<String>,
+    visible: Vec<String>,
+}
+
+/// Commit a chunk that a cluster task already published (`parts` and `rejects`, noted in
+/// the intent of chunk `chunk`, see [`journal::announce_chunk`]): the rest of a local
+/// chunk step, run by the driver, the only writer of state. Completing the file notes the
+/// previous version's files first, as the local step does.
+#[allow(clippy::too_many_arguments)]
+pub fn commit_published(
+    store: &dyn Store,
+    state: &mut State,
+    run_id: &str,
+    c: ChunkCommit,
+    chunk: u64,
+    parts: &[String],
+    rejects: &[String],
+    next_seq: BTreeMap<String, u32>,
+) -> Result<(), super::RunError> {
+    let key = c.key.clone();
+    let (record, replaces, visible) = base_of(state, &c);
+    if c.rows_done.is_none() && !replaces.is_empty() {
+        let mut may_leave: Vec<String> = parts.iter().chain(rejects).cloned().collect();
+        may_leave.extend(replaces.iter().cloned());
+        journal::announce(store, &key, &may_leave)?;
+    }
+    let base = Base {
+        record,
+        replaces,
+        visible,
+    };
+    commit_record(store, state, run_id, c, base, (parts, rejects), next_seq)?;
+    journal::clear_chunk(store, &key, chunk)?;
+    Ok(())
+}
+
+/// Steps 3 and 4 of a chunk step: the record naming the published `files` (parts,
+/// rejects), then the previous version's files deleted when the file is complete, then
+/// the intent cleared.
+fn commit_record(
+    store: &dyn Store,
+    state: &mut State,
+    run_id: &str,
+    c: ChunkCommit,
+    base: Base,
+    files: (&[String], &[String]),
+    next_seq: BTreeMap<String, u32>,
+) -> Result<(), super::RunError> {
+    let (published, rejects) = files;
+    let key = c.key.clone();
+    let finished = c.rows_done.is_none();
+    let Base {
+        record: base,
+        mut replaces,
+        visible,
+    } = base;
     let mut record = base.unwrap_or_else(|| {
         FileRecord::empty(
             c.key.clone(),
@@ -128,7 +216,7 @@ pub fn commit_chunk(
     record.run_id = run_id.to_string();
     record.rows += c.rows;
     add_counts(&mut record.per_scheme, &c.counts);
-    for p in published.iter().chain(&rejects) {
+    for p in published.iter().chain(rejects) {
         if !record.outputs.contains(p) && !record.rejects.contains(p) {
             if p.starts_with("_rejects/") {
                 record.rejects.push(p.clone());
@@ -159,5 +247,5 @@ pub fn commit_chunk(
     }
     crate::crash::point("before-intent-clear");
     journal::clear(store, &key)?;
-    Ok((published, rejects))
+    Ok(())
 }

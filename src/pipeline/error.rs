@@ -83,6 +83,14 @@ pub enum RunError {
     Inputs(String),
     #[error("--full on an object store cannot swap the dataset atomically: rebuild into a new prefix instead (e.g. {store}-v2) and point readers at it")]
     FullOnObjectStore { store: String },
+    #[error("--full cannot run on a cluster: it builds a sibling folder that the driver swaps in for the output with a rename of its own file system, and tasks on other machines would write elsewhere. Rebuild with a local `lakeaug run --full`, or write a cluster run to a new --output")]
+    FullOnCluster,
+    /// A cluster task found its input unreadable (the message names the file and row).
+    #[error("input file could not be read (use --on-bad-file skip to go on without it): {0}")]
+    RemoteInputFailed(String),
+    /// The cluster could not run a task (after its retries): the message says why.
+    #[error("{0}")]
+    Remote(String),
     /// A local file operation of the run itself.
     #[error(transparent)]
     Io(#[from] crate::store::IoError),

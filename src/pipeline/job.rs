@@ -92,15 +92,7 @@ impl Job<'_> {
 
         // What the part files hold: with `--hf-features`, the image as a `datasets` Image
         // (the writer converts the augmenter's batches, see `crate::hf_features`).
-        let file_schema = match config.image.hf_features {
-            true => crate::hf_features::output_schema(
-                &schema,
-                &config.columns.image,
-                &config.columns.caption,
-            )
-            .map_err(RunError::HfFeatures)?,
-            false => schema.clone(),
-        };
+        let file_schema = file_schema(config, &schema)?;
         let mut writer = DatasetWriter::new(
             &self.target.staging,
             file_schema,
@@ -109,6 +101,16 @@ impl Job<'_> {
         )?;
         let chunk_rows = even_chunk_rows(self.opts.chunk_rows);
         let (tasks, plans) = plan_reading(&inputs, &state, todo, chunk_rows, &mut writer);
+        if let Some(runner) = &self.opts.remote {
+            // Tasks elsewhere write the parts; nothing is staged here.
+            writer.abort();
+            let summary =
+                super::remote::process(self, runner.as_ref(), state, &inputs, skipped, tasks)?;
+            return Ok(RunSummary {
+                planning_secs,
+                ..summary
+            });
+        }
         let bar = progress_bar(self.opts.progress, &tasks);
         let started = self.start(plans, writer, state)?;
         let contexts = inputs
@@ -236,11 +238,12 @@ impl Job<'_> {
             footers_read: 0,
             planning_secs: 0.0,
             output: self.opts.output.to_string_lossy().into_owned(),
+            executors: Default::default(),
         })
     }
 
     /// The run's manifest, and its rejected rows.
-    fn manifest(
+    pub(super) fn manifest(
         &self,
         tally: RunTally,
         mut published: Vec<String>,
@@ -273,6 +276,24 @@ impl RunClock {
             config,
         )
     }
+}
+
+/// What the part files hold, for inputs whose batches become `schema`: with
+/// `--hf-features`, the image as a `datasets` Image (the writer converts the augmenter's
+/// batches, see `crate::hf_features`).
+pub(super) fn file_schema(
+    config: &crate::config::Config,
+    schema: &arrow::datatypes::SchemaRef,
+) -> Result<arrow::datatypes::SchemaRef, RunError> {
+    Ok(match config.image.hf_features {
+        true => crate::hf_features::output_schema(
+            schema,
+            &config.columns.image,
+            &config.columns.caption,
+        )
+        .map_err(RunError::HfFeatures)?,
+        false => schema.clone(),
+    })
 }
 
 /// `--chunk-rows` rounded up to an even number (at least 2), without overflowing.
@@ -333,7 +354,7 @@ fn plan_reading(
         .unzip()
 }
 
-fn progress_bar(show: bool, tasks: &[FileTask]) -> ProgressBar {
+pub(super) fn progress_bar(show: bool, tasks: &[FileTask]) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
@@ -542,7 +563,7 @@ impl Dispatch {
 
 /// [`Augmenter::augment_batch`], with a panic outside any one row's work (which would
 /// otherwise end the process from the worker pool) turned into an error naming the rows.
-fn augment_caught(
+pub(super) fn augment_caught(
     augmenter: &Augmenter,
     batch: &arrow::array::RecordBatch,
     context: &FileContext,

@@ -17,6 +17,7 @@
 //! result is the same as one uninterrupted run.
 
 mod augment;
+mod chunk;
 mod commit;
 mod drift;
 mod error;
@@ -24,6 +25,7 @@ mod inputs;
 mod job;
 mod plan;
 mod reader;
+mod remote;
 mod summary;
 mod tally;
 mod target;
@@ -31,8 +33,12 @@ mod writer;
 
 pub use crate::layout::{Reject, Stage};
 pub use augment::{output_schema, Augmenter, BatchOutput, FileContext, WorkItem, WORK_ITEM_BYTES};
+pub use chunk::{
+    run_chunk, AugmenterCache, ChunkDone, ChunkError, ChunkOutcome, ChunkReport, ChunkTask,
+};
 pub use error::{AugmentError, ConfigMismatch, CountMismatch, RowsMissing, RunError};
 pub use plan::{check_unique_keys, plan_inputs, render_plan, PlannedFile};
+pub use remote::ChunkRunner;
 pub use summary::{RunStatus, RunSummary};
 
 use std::path::PathBuf;
@@ -86,6 +92,8 @@ pub struct RunOptions {
     /// Commit progress inside a large input file every this many rows (rounded up to an
     /// even number), so a crash loses at most one chunk.
     pub chunk_rows: u64,
+    /// Run the chunks as tasks on a cluster (`--cluster`) instead of in this process.
+    pub remote: Option<Arc<dyn ChunkRunner>>,
 }
 
 impl RunOptions {
@@ -103,6 +111,7 @@ impl RunOptions {
             dry_run: false,
             verify_footers: false,
             chunk_rows: DEFAULT_CHUNK_ROWS,
+            remote: None,
         }
     }
 }
@@ -203,6 +212,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     config
         .validate()
         .map_err(|e| RunError::InvalidConfig(e.to_string()))?;
+    if opts.remote.is_some() && opts.full && !opts.dry_run {
+        return Err(RunError::FullOnCluster);
+    }
     let clock = RunClock {
         run_id: new_run_id(started_us),
         started,
@@ -247,6 +259,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
             footers_read,
             planning_secs: started.elapsed().as_secs_f64(),
             output: store.describe(),
+            executors: Default::default(),
         }
     };
     let (Some(lock), Some(target)) = (lock, target) else {

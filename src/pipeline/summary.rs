@@ -31,6 +31,8 @@ pub struct RunSummary {
     /// Seconds from start until the first file was ready to process.
     pub planning_secs: f64,
     pub output: String,
+    /// Chunks each cluster executor ran (`run --cluster`; empty for a local run).
+    pub executors: std::collections::BTreeMap<String, u64>,
 }
 
 /// `--summary-json`: counts, durations and throughput for monitoring.
@@ -52,6 +54,13 @@ pub struct SummaryJson<'a> {
     pub duration_secs: f64,
     pub rows_per_sec: f64,
     pub error: Option<String>,
+    #[serde(skip_serializing_if = "no_executors")]
+    pub executors: &'a std::collections::BTreeMap<String, u64>,
+}
+
+/// A local run's summary lists no executors.
+fn no_executors(executors: &&std::collections::BTreeMap<String, u64>) -> bool {
+    executors.is_empty()
 }
 
 impl RunSummary {
@@ -82,6 +91,7 @@ impl RunSummary {
             duration_secs: m.duration_secs,
             rows_per_sec: m.rows_per_sec,
             error: None,
+            executors: &self.executors,
         }
     }
 

@@ -50,8 +50,8 @@ fn io_error(context: String) -> impl FnOnce(std::io::Error) -> DiscoverError {
 
 type Result<T, E = DiscoverError> = std::result::Result<T, E>;
 
-/// One input Parquet file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One input Parquet file (serializable: a cluster task names the file it reads).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InputFile {
     /// Where to open it.
     pub path: PathBuf,

@@ -42,6 +42,33 @@ pub fn clear(store: &dyn Store, key: &str) -> Result<(), StateError> {
     Ok(store.delete(&intent_path(key))?)
 }
 
+/// The note of one chunk of input `key` (chunk index `chunk`), for a cluster task: chunks
+/// of one file are published by different executors at once, so each has its own note
+/// (recovery reads every note alike: each names its input's key).
+fn chunk_intent_path(key: &str, chunk: u64) -> String {
+    format!("{INTENTS_DIR}/{}.c{chunk:05}.json", file_id(key))
+}
+
+/// [`announce`] for one chunk of `key`, by the task that publishes it.
+pub fn announce_chunk(
+    store: &dyn Store,
+    key: &str,
+    chunk: u64,
+    files: &[String],
+) -> Result<(), StateError> {
+    let intent = Intent {
+        key: key.to_string(),
+        files: files.to_vec(),
+    };
+    let bytes = to_json(&intent, "an intent", false)?;
+    Ok(store.put(&chunk_intent_path(key, chunk), &bytes)?)
+}
+
+/// [`clear`] for one chunk of `key`, once its record is committed (or its files deleted).
+pub fn clear_chunk(store: &dyn Store, key: &str, chunk: u64) -> Result<(), StateError> {
+    Ok(store.delete(&chunk_intent_path(key, chunk))?)
+}
+
 /// Finish what killed runs left: delete the files their notes name that `state` (the
 /// committed records) does not account for, then the notes. Returns the files deleted.
 /// Call with the lock held, before anything is written.

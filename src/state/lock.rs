@@ -61,6 +61,14 @@ impl From<crate::store::StoreError> for LockError {
 }
 
 /// This machine's host name.
+/// The run that holds `store`'s lock now, if any: a cluster task checks it is still its
+/// run's before publishing (a task of a run that lost the lock publishes nothing).
+pub fn holder(store: &dyn Store) -> Result<Option<LockInfo>, StateError> {
+    Ok(store
+        .get(LOCK_PATH)?
+        .and_then(|b| serde_json::from_slice::<LockInfo>(&b).ok()))
+}
+
 pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())

@@ -17,7 +17,7 @@ use super::{parquet_error, WriteError};
 use crate::store::io_error;
 
 /// Sizes of row groups and files.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct WriterOptions {
     /// A row group holds at most this many encoded bytes (the Parquet writer splits
     /// batches to stay under it) ...
@@ -69,6 +69,10 @@ pub struct DatasetWriter {
     /// Open parts by (file id, scheme), and the next sequence number of each.
     open: BTreeMap<(String, String), OpenPart>,
     next_seq: BTreeMap<(String, String), u32>,
+    /// How far a part's number is past the previous one of its file and scheme: 1, but for
+    /// a cluster task's writer, where other chunks of the file take the numbers between
+    /// (see [`DatasetWriter::number_parts`]).
+    seq_stride: u32,
     /// Closed parts by file id, not yet handed out.
     closed: BTreeMap<String, Vec<StagedFile>>,
 }
@@ -128,6 +132,7 @@ impl DatasetWriter {
             options,
             open: BTreeMap::new(),
             next_seq: BTreeMap::new(),
+            seq_stride: 1,
             closed: BTreeMap::new(),
         })
     }
@@ -149,7 +154,7 @@ impl DatasetWriter {
         if !self.open.contains_key(&key) {
             let seq = self.next_seq.entry(key.clone()).or_insert(0);
             let relative = crate::layout::part_rel(scheme, file_id, *seq);
-            *seq += 1;
+            *seq = seq.saturating_add(self.seq_stride);
             let staged = self.staging.join(&relative);
             let dir = staged.parent().unwrap_or(&self.staging);
             std::fs::create_dir_all(dir).map_err(io_error("create folder", dir))?;
@@ -252,6 +257,14 @@ impl DatasetWriter {
             self.next_seq
                 .insert((file_id.to_string(), scheme.clone()), *seq);
         }
+    }
+
+    /// Number the parts of `file_id` from `first` (per scheme; 0 for others) on, each part
+    /// of a scheme `stride` past its previous one: chunks of one file written by different
+    /// cluster tasks interleave their numbers instead of colliding.
+    pub fn number_parts(&mut self, file_id: &str, first: &BTreeMap<String, u32>, stride: u32) {
+        self.continue_parts(file_id, first);
+        self.seq_stride = stride.max(1);
     }
 
     /// Drop everything written for one input file (it turned out to be bad).

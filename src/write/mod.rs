@@ -21,7 +21,7 @@ pub mod manifest;
 pub mod rejects;
 pub mod swap;
 
-pub use dataset::{DatasetWriter, WriterOptions};
+pub use dataset::{DatasetWriter, StagedFile, WriterOptions};
 pub use manifest::Manifest;
 
 /// Why output could not be written.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::common::{assert_same_values, gradient_jpeg, read_dir_batches, write_pairs};
+use crate::common::{assert_same_values, gradient_jpeg, read_dir_batches};
 use arrow::array::RecordBatch;
 use lakeaug::config::Config;
 use lakeaug::pipeline::{run, RunOptions, RunStatus};
@@ -29,23 +29,8 @@ fn config() -> Config {
 
 /// `rows` rows of small gradient JPEGs; row 1 has a null image (a reject) when `with_reject`.
 fn write_input(path: &Path, rows: usize, salt: u32, with_reject: bool) {
-    let images = (0..rows)
-        .map(|i| {
-            if with_reject && i == 1 {
-                None
-            } else {
-                Some(gradient_jpeg(20 + (i as u32 + salt) % 7, 18 + salt % 5))
-            }
-        })
-        .collect();
-    let captions: Vec<String> = (0..rows)
-        .map(|i| format!("a photo number {i} of a small red gradient on the left side {salt}"))
-        .collect();
-    write_pairs(
-        path,
-        images,
-        captions.iter().map(|s| Some(s.as_str())).collect(),
-    );
+    let nulls: &[usize] = if with_reject { &[1] } else { &[] };
+    common::write_gradient_input(path, rows, salt, nulls);
 }
 
 fn opts(lake: &Path, out: &Path) -> RunOptions {

@@ -10,6 +10,7 @@ mod common;
 mod sql_fixture;
 
 mod cli;
+mod cluster;
 mod fuzz_inputs;
 mod golden;
 mod hostile;
@@ -21,6 +22,7 @@ mod report;
 mod run_e2e;
 mod s3;
 mod schemes_e2e;
+mod simd;
 mod sql_cli;
 mod sql_queries;
 mod tokenizer_parity;

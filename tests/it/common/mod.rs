@@ -81,6 +81,28 @@ pub fn write_pairs(path: &Path, images: Vec<Option<Vec<u8>>>, captions: Vec<Opti
     );
 }
 
+/// `rows` rows of small gradient JPEGs (sizes varying with the row and `salt`) with
+/// captions; the rows in `nulls` have no image (each a reject).
+pub fn write_gradient_input(path: &Path, rows: usize, salt: u32, nulls: &[usize]) {
+    let images = (0..rows)
+        .map(|i| {
+            if nulls.contains(&i) {
+                None
+            } else {
+                Some(gradient_jpeg(20 + (i as u32 + salt) % 7, 18 + salt % 5))
+            }
+        })
+        .collect();
+    let captions: Vec<String> = (0..rows)
+        .map(|i| format!("a photo number {i} of a small red gradient on the left side {salt}"))
+        .collect();
+    write_pairs(
+        path,
+        images,
+        captions.iter().map(|s| Some(s.as_str())).collect(),
+    );
+}
+
 pub fn write_batch(path: &Path, batch: RecordBatch) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let file = std::fs::File::create(path).unwrap();
