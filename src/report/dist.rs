@@ -18,7 +18,7 @@ use arrow::datatypes::{DataType, Float64Type};
 
 use crate::config::Config;
 use crate::kernels::image::ColorOp;
-use crate::schemes::{FlipCaptions, ImageOp, ReplaceWord, Scheme, TextOp};
+use crate::schemes::{FlipCaptions, ImageOp, Scheme, TextOp};
 
 /// Goodness-of-fit p-values below this fail.
 pub const P_FAIL: f64 = 0.001;
