@@ -13,7 +13,7 @@ use arrow::datatypes::{DataType, Field, SchemaRef};
 use image::RgbImage;
 use rayon::prelude::*;
 
-use super::AugmentError;
+use super::{AugmentError, RunError};
 use crate::config::Config;
 use crate::kernels::image::{self as img, OutputFormat, ResizeMode};
 use crate::kernels::tokens::{mlm_pseudo_labels, TextTokenizer};
@@ -701,6 +701,46 @@ fn prepared_at(
 ) -> Option<&Result<PreparedRow, String>> {
     let i = u64::try_from(source_row).ok()?.checked_sub(first_row)?;
     prepared.get(usize::try_from(i).ok()?)
+}
+
+/// What the part files hold, for inputs whose batches become `schema`: with
+/// `--hf-features`, the image as a `datasets` Image (the writer converts the augmenter's
+/// batches, see `crate::hf_features`).
+pub(super) fn file_schema(
+    config: &crate::config::Config,
+    schema: &arrow::datatypes::SchemaRef,
+) -> Result<arrow::datatypes::SchemaRef, RunError> {
+    Ok(match config.image.hf_features {
+        true => crate::hf_features::output_schema(
+            schema,
+            &config.columns.image,
+            &config.columns.caption,
+        )
+        .map_err(RunError::HfFeatures)?,
+        false => schema.clone(),
+    })
+}
+
+/// [`Augmenter::augment_batch`], with a panic outside any one row's work (which would
+/// otherwise end the process from the worker pool) turned into an error naming the rows.
+pub(super) fn augment_caught(
+    augmenter: &Augmenter,
+    batch: &arrow::array::RecordBatch,
+    context: &FileContext,
+    first_row: u64,
+    item: &WorkItem,
+) -> Result<BatchOutput, AugmentError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        augmenter.augment_part(batch, context, first_row, item)
+    }))
+    .unwrap_or_else(|payload| {
+        Err(AugmentError::Panicked {
+            file: context.source_file.clone(),
+            first_row: first_row + item.rows.start as u64,
+            end_row: first_row + item.rows.end as u64,
+            message: super::error::panic_message(payload.as_ref()),
+        })
+    })
 }
 
 #[cfg(test)]

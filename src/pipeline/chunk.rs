@@ -272,7 +272,7 @@ fn write_chunk(
     }
     let config = &augmenter.config;
     let schema = output_schema(input);
-    let file_schema = super::job::file_schema(config, &schema)?;
+    let file_schema = super::augment::file_schema(config, &schema)?;
     let context = FileContext::new(input, schema);
     let stem = part_stem(&task.file.key, task.generation);
     let mut writer = DatasetWriter::new(
@@ -344,7 +344,8 @@ fn augment_rows(
             if item.copies.start == 0 {
                 out.rows += item.rows.len() as u64;
             }
-            let part = super::job::augment_caught(augmenter, &batch, context, first_row, &item)?;
+            let part =
+                super::augment::augment_caught(augmenter, &batch, context, first_row, &item)?;
             for (scheme, b) in augmenter.schemes.iter().zip(&part.batches) {
                 *out.written.entry(scheme.name.clone()).or_default() += b.num_rows() as u64;
                 writer.write(stem, &scheme.name, b)?;

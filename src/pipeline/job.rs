@@ -13,18 +13,18 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 
+use super::augment::{augment_caught, file_schema};
 use super::commit::continue_numbering;
 use super::inputs::{open_inputs, OpenedInputs};
 use super::reader::{spawn_reader, FileEvent, ReadMsg, ReadPlan};
-use super::tally::{FileTask, RunTally};
+use super::tally::{progress_bar, FileTask, RunTally};
 use super::target::Target;
 use super::writer::{spawn_writer, WriteMsg, Written};
 use super::{
     drift, load_tokenizer, round_to, AugmentError, Augmenter, BadFilePolicy, BatchOutput,
-    FileContext, PlannedFile, RunError, RunOptions, RunStatus, RunSummary, WorkItem,
-    WORK_ITEM_BYTES,
+    FileContext, PlannedFile, RunError, RunOptions, RunStatus, RunSummary, WORK_ITEM_BYTES,
 };
 use crate::layout::{now_micros, part_stem};
 use crate::lineage::RunStamp;
@@ -278,24 +278,6 @@ impl RunClock {
     }
 }
 
-/// What the part files hold, for inputs whose batches become `schema`: with
-/// `--hf-features`, the image as a `datasets` Image (the writer converts the augmenter's
-/// batches, see `crate::hf_features`).
-pub(super) fn file_schema(
-    config: &crate::config::Config,
-    schema: &arrow::datatypes::SchemaRef,
-) -> Result<arrow::datatypes::SchemaRef, RunError> {
-    Ok(match config.image.hf_features {
-        true => crate::hf_features::output_schema(
-            schema,
-            &config.columns.image,
-            &config.columns.caption,
-        )
-        .map_err(RunError::HfFeatures)?,
-        false => schema.clone(),
-    })
-}
-
 /// `--chunk-rows` rounded up to an even number (at least 2), without overflowing.
 pub(super) fn even_chunk_rows(rows: u64) -> u64 {
     rows.max(2)
@@ -352,24 +334,6 @@ fn plan_reading(
             (task, plan)
         })
         .unzip()
-}
-
-pub(super) fn progress_bar(show: bool, tasks: &[FileTask]) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let total: u64 = tasks
-        .iter()
-        .map(|t| t.num_rows - t.start.min(t.num_rows))
-        .sum();
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    // The template is a constant; a bad one would show the default style, not fail.
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows  {per_sec}  ETA {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    bar
 }
 
 /// The augmenter (tokenizer loaded) and the worker pool.
@@ -559,28 +523,6 @@ impl Dispatch {
             .send(msg)
             .map_err(|_| RunError::Thread("the writer stopped".into()))
     }
-}
-
-/// [`Augmenter::augment_batch`], with a panic outside any one row's work (which would
-/// otherwise end the process from the worker pool) turned into an error naming the rows.
-pub(super) fn augment_caught(
-    augmenter: &Augmenter,
-    batch: &arrow::array::RecordBatch,
-    context: &FileContext,
-    first_row: u64,
-    item: &WorkItem,
-) -> Result<BatchOutput, AugmentError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        augmenter.augment_part(batch, context, first_row, item)
-    }))
-    .unwrap_or_else(|payload| {
-        Err(AugmentError::Panicked {
-            file: context.source_file.clone(),
-            first_row: first_row + item.rows.start as u64,
-            end_row: first_row + item.rows.end as u64,
-            message: super::error::panic_message(payload.as_ref()),
-        })
-    })
 }
 
 /// Batches (not events) in `queue`.

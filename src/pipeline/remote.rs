@@ -16,8 +16,8 @@ use indicatif::ProgressBar;
 
 use super::chunk::{ChunkDone, ChunkOutcome, ChunkReport, ChunkTask};
 use super::commit::commit_published;
-use super::job::{progress_bar, Job};
-use super::tally::{FileTask, RunTally};
+use super::job::Job;
+use super::tally::{progress_bar, FileTask, RunTally};
 use super::{BadFilePolicy, RunError, RunStatus, RunSummary};
 use crate::read::OpenedInput;
 use crate::state::{journal, State};

@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
 use super::commit::ChunkCommit;
 use crate::layout::Reject;
 use crate::state::{add_counts, FileIdentity, SchemeCounts};
@@ -250,6 +252,25 @@ impl RunTally {
         manifest.per_scheme = self.totals;
         self.rejects
     }
+}
+
+/// The progress bar of a run: the rows still to read of `tasks`.
+pub(super) fn progress_bar(show: bool, tasks: &[FileTask]) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let total: u64 = tasks
+        .iter()
+        .map(|t| t.num_rows - t.start.min(t.num_rows))
+        .sum();
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    // The template is a constant; a bad one would show the default style, not fail.
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows  {per_sec}  ETA {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
 }
 
 #[cfg(test)]
