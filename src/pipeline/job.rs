@@ -11,43 +11,25 @@
 use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
-use std::time::Instant;
 
 use indicatif::ProgressBar;
 
 use super::augment::{augment_caught, file_schema};
 use super::commit::continue_numbering;
+use super::context::Job;
 use super::inputs::{open_inputs, OpenedInputs};
 use super::reader::{spawn_reader, FileEvent, ReadMsg, ReadPlan};
 use super::tally::{progress_bar, FileTask, RunTally};
-use super::target::Target;
 use super::writer::{spawn_writer, WriteMsg, Written};
 use super::{
-    drift, load_tokenizer, round_to, AugmentError, Augmenter, BadFilePolicy, BatchOutput,
-    FileContext, PlannedFile, RunError, RunOptions, RunStatus, RunSummary, WORK_ITEM_BYTES,
+    drift, load_tokenizer, AugmentError, Augmenter, BadFilePolicy, BatchOutput, FileContext,
+    PlannedFile, RunError, RunStatus, RunSummary, WORK_ITEM_BYTES,
 };
-use crate::layout::{now_micros, part_stem};
+use crate::layout::part_stem;
 use crate::lineage::RunStamp;
 use crate::read::OpenedInput;
 use crate::state::{FileIdentity, Plan, State};
-use crate::write::{DatasetWriter, Manifest};
-
-/// When and as what a run started.
-pub(super) struct RunClock {
-    pub run_id: String,
-    pub started: Instant,
-    /// Microseconds since the epoch.
-    pub started_us: i64,
-}
-
-/// One run's processing of the files it has to do, into its target.
-pub(super) struct Job<'a> {
-    pub opts: &'a RunOptions,
-    pub target: &'a Target,
-    pub clock: &'a RunClock,
-    /// Input files skipped as already in the output.
-    pub unchanged: u64,
-}
+use crate::write::DatasetWriter;
 
 /// The threads a job started and the channel to its writer, until it finishes.
 struct Started {
@@ -240,41 +222,6 @@ impl Job<'_> {
             output: self.opts.output.to_string_lossy().into_owned(),
             executors: Default::default(),
         })
-    }
-
-    /// The run's manifest, and its rejected rows.
-    pub(super) fn manifest(
-        &self,
-        tally: RunTally,
-        mut published: Vec<String>,
-        rejects_files: Vec<String>,
-        threads: usize,
-    ) -> (Manifest, Vec<crate::layout::Reject>) {
-        let mut manifest = self.clock.manifest(&self.opts.config);
-        published.sort();
-        manifest.threads = threads;
-        manifest.output_files = published;
-        manifest.rejects_files = rejects_files;
-        manifest.unchanged_files = self.unchanged;
-        manifest.full_rebuild = self.target.build_dir.is_some();
-        let rejects = tally.into_manifest(&mut manifest);
-        (manifest, rejects)
-    }
-}
-
-impl RunClock {
-    /// The manifest of this run ending now, before it counts what it did.
-    pub fn manifest(&self, config: &crate::config::Config) -> Manifest {
-        // Microseconds are plenty, and short decimals read back from the JSON manifest as
-        // the very same f64 (long ones may not without serde_json's float_roundtrip).
-        let duration = round_to(self.started.elapsed().as_secs_f64(), 1e6);
-        Manifest::new(
-            &self.run_id,
-            self.started_us,
-            now_micros(),
-            duration,
-            config,
-        )
     }
 }
 

@@ -19,6 +19,7 @@
 mod augment;
 mod chunk;
 mod commit;
+mod context;
 mod drift;
 mod error;
 mod inputs;
@@ -53,7 +54,7 @@ use crate::state::lock::RunLock;
 use crate::state::{Plan, State};
 use crate::store::{LocalStore, Store};
 use crate::write::WriterOptions;
-use job::{Job, RunClock};
+use context::{Job, RunClock};
 use target::{prepare_target, recover, swap_in, Target};
 
 /// What to do with an input file that cannot be read.

@@ -16,7 +16,7 @@ use indicatif::ProgressBar;
 
 use super::chunk::{ChunkDone, ChunkOutcome, ChunkReport, ChunkTask};
 use super::commit::commit_published;
-use super::job::Job;
+use super::context::Job;
 use super::tally::{progress_bar, FileTask, RunTally};
 use super::{BadFilePolicy, RunError, RunStatus, RunSummary};
 use crate::read::OpenedInput;
