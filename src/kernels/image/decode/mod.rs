@@ -418,26 +418,12 @@ mod tests {
 
     /// A 1-row, 8-bit palette PNG written chunk by chunk (zlib stored block, real CRCs).
     fn palette_png(palette: &[[u8; 3]], row: &[u8]) -> Vec<u8> {
-        fn crc32(data: &[u8]) -> u32 {
-            let mut c = 0xFFFF_FFFFu32;
-            for &b in data {
-                c ^= b as u32;
-                for _ in 0..8 {
-                    c = if c & 1 != 0 {
-                        0xEDB8_8320 ^ (c >> 1)
-                    } else {
-                        c >> 1
-                    };
-                }
-            }
-            !c
-        }
         fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
             out.extend_from_slice(&(data.len() as u32).to_be_bytes());
             let mut body = kind.to_vec();
             body.extend_from_slice(data);
             out.extend_from_slice(&body);
-            out.extend_from_slice(&crc32(&body).to_be_bytes());
+            out.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
         }
         fn adler32(data: &[u8]) -> u32 {
             let (mut a, mut b) = (1u32, 0u32);
