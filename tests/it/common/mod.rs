@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: small inputs written on the fly.
 
+pub mod cluster;
 pub mod lock_race;
 mod png;
 pub mod small_run;
