@@ -11,8 +11,7 @@ use ballista_core::extension::SessionConfigExt;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
 use datafusion_proto::protobuf::PhysicalPlanNode;
-use futures::stream::FuturesUnordered;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 
 use super::codec::LakeaugCodec;
 use super::exec::ChunkExec;
@@ -98,15 +97,18 @@ fn describe(task: &ChunkTask) -> String {
     )
 }
 
-impl BallistaRunner {
-    async fn submit_with_retries(
-        &self,
-        task: &ChunkTask,
-        session: &Session,
-    ) -> Result<ChunkReport, RunError> {
+/// What submits a run's jobs: shared by the tasks in flight.
+struct Submitter {
+    /// The scheduler's gRPC URL.
+    url: String,
+    session: Session,
+}
+
+impl Submitter {
+    async fn submit_with_retries(&self, task: &ChunkTask) -> Result<ChunkReport, RunError> {
         let mut attempt = 1;
         loop {
-            match self.submit(task, session).await {
+            match self.submit(task).await {
                 Err(e) if attempt < SUBMISSIONS && !is_permanent(&e) => {
                     eprintln!("warning: {e} (submitting it again)");
                     attempt += 1;
@@ -117,7 +119,7 @@ impl BallistaRunner {
         }
     }
 
-    async fn submit(&self, task: &ChunkTask, session: &Session) -> Result<ChunkReport, RunError> {
+    async fn submit(&self, task: &ChunkTask) -> Result<ChunkReport, RunError> {
         let failed = |e: datafusion::error::DataFusionError| {
             RunError::Remote(format!(
                 "the cluster at {} could not run the task for {}: {e}. Chunks committed so far stay: fix the cause and rerun",
@@ -125,6 +127,7 @@ impl BallistaRunner {
                 describe(task)
             ))
         };
+        let session = &self.session;
         let plan: Arc<dyn ExecutionPlan> = Arc::new(ChunkExec::new(task.clone()));
         let stream = execute_physical_plan::<PhysicalPlanNode>(
             self.url.clone(),
@@ -157,34 +160,40 @@ impl ChunkRunner for BallistaRunner {
             .build()
             .map_err(|e| RunError::Remote(ClusterError::Runtime(e).to_string()))?;
         let codec = LakeaugCodec::shared();
-        let session = Session {
-            config: SessionConfig::new_with_ballista()
-                .with_ballista_physical_extension_codec(codec.clone()),
-            codec,
-            id: format!(
-                "lakeaug-{}",
-                tasks.first().map_or("idle", |t| t.run_id.as_str())
-            ),
-        };
-        let finished: Result<(), RunError> = rt.block_on(async {
-            let mut queue = tasks.into_iter().enumerate();
-            let mut in_flight = FuturesUnordered::new();
-            loop {
-                while in_flight.len() < self.jobs {
-                    let Some((index, task)) = queue.next() else {
-                        break;
-                    };
-                    let session = &session;
-                    in_flight.push(async move {
-                        (index, self.submit_with_retries(&task, session).await)
-                    });
-                }
-                let Some((index, report)) = in_flight.next().await else {
-                    return Ok(());
-                };
-                done(index, report?)?;
-            }
+        let submitter = Arc::new(Submitter {
+            url: self.url.clone(),
+            session: Session {
+                config: SessionConfig::new_with_ballista()
+                    .with_ballista_physical_extension_codec(codec.clone()),
+                codec,
+                id: format!(
+                    "lakeaug-{}",
+                    tasks.first().map_or("idle", |t| t.run_id.as_str())
+                ),
+            },
         });
-        finished
+        // Jobs run as tasks of the runtime, so they go on while `done` commits on this
+        // thread; `done` runs outside the runtime because committing to an object store
+        // blocks on a runtime of its own.
+        let mut queue = tasks.into_iter().enumerate();
+        let mut in_flight = tokio::task::JoinSet::new();
+        loop {
+            while in_flight.len() < self.jobs {
+                let Some((index, task)) = queue.next() else {
+                    break;
+                };
+                let submitter = submitter.clone();
+                in_flight.spawn_on(
+                    async move { (index, submitter.submit_with_retries(&task).await) },
+                    rt.handle(),
+                );
+            }
+            let Some(joined) = rt.block_on(in_flight.join_next()) else {
+                return Ok(());
+            };
+            let (index, report) = joined
+                .map_err(|e| RunError::Remote(format!("a cluster job's client task failed: {e}")))?;
+            done(index, report?)?;
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! (`--vcores 1`) started from our own binary as child processes on loopback ports, killed
 //! when the test ends. The output must equal a local run's value for value, its state the
 //! same records; executors killed with `kill -9` and a killed driver must not change that.
+//! The lake and the output are on a shared local folder, or on the moto S3 server.
 
 use crate::common;
 
@@ -10,6 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::cluster::{Cluster, Proc};
+use crate::common::moto::{s3_env, Moto};
 use crate::common::{assert_same_values, read_dir_batches};
 use lakeaug::state::{FileRecord, State};
 use lakeaug::store::LocalStore;
@@ -158,6 +160,73 @@ fn a_cluster_run_equals_a_local_run_and_goes_on_incrementally() {
     );
     assert_same_output(&out, &reference);
     assert_eq!(records(&out), records(&reference));
+}
+
+/// The keys of an S3 output's parts and rejects, relative to the output, sorted.
+fn part_keys(moto: &Moto, python: &Path, bucket: &str, prefix: &str) -> Vec<String> {
+    moto.helper(python, &["keys", bucket, &format!("{prefix}/")])
+        .lines()
+        .filter_map(|k| k.strip_prefix(&format!("{prefix}/")).map(str::to_string))
+        .filter(|k| k.starts_with("scheme=") || k.starts_with("_rejects/"))
+        .collect()
+}
+
+/// Everything on the moto S3 server, no shared file system: the lake is read from S3 by
+/// the executors and the output written there, and it equals a local run's value for value.
+#[test]
+fn a_cluster_run_from_and_to_s3_equals_a_local_run() {
+    let Some(python) = common::venv::python_with("tests/s3/requirements.txt", ".lakeaug-s3-ready")
+    else {
+        eprintln!("\n\n!!! SKIPPING the cluster S3 test: no python3 on this machine (CI has one) !!!\n\n");
+        return;
+    };
+    let moto = Moto::start(&python);
+    let env = s3_env(&moto.endpoint);
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake_of_four(dir.path());
+    moto.helper(&python, &["mkbucket", "lake"]);
+    moto.helper(&python, &["mkbucket", "out"]);
+    for name in ["a.parquet", "b.parquet", "big.parquet", "d.parquet"] {
+        let local = lake.join(name);
+        moto.helper(&python, &["upload", local.to_str().unwrap(), "lake", &format!("in/{name}")]);
+    }
+    let cluster = Cluster::start_with_env(&dir.path().join("cluster"), 2, false, &env);
+    let summary = dir.path().join("summary.json");
+    let run = |output: &str, on_cluster: bool| {
+        let mut c = common::small_run::small_run();
+        c.args(["--input", "s3://lake/in", "--output", output])
+            .args(CHUNKS)
+            .arg("--summary-json")
+            .arg(&summary)
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        if on_cluster {
+            c.args(["--cluster", &cluster.url, "--cluster-jobs", "3"]);
+        }
+        c.output().unwrap()
+    };
+
+    let local = run("s3://out/reference", false);
+    assert!(local.status.success(), "{}", stderr(&local));
+    let local_summary = summary_json(&summary);
+    let o = run("s3://out/cluster", true);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary_json(&summary);
+    for key in ["rows_read", "rows_written", "rows_rejected"] {
+        assert_eq!(s[key], local_summary[key], "{key}");
+    }
+    assert_eq!(s["rows_read"], 9 + 6 + 44 + 7);
+    let executors = s["executors"].as_object().expect("executors in the summary");
+    assert_eq!(executors.len(), 2, "both executors ran chunks: {executors:?}");
+
+    // Same part and reject files, and pyarrow reads the same values from both.
+    let reference = part_keys(&moto, &python, "out", "reference");
+    assert!(reference.iter().any(|k| k.starts_with("_rejects/")), "{reference:?}");
+    assert_eq!(part_keys(&moto, &python, "out", "cluster"), reference);
+    moto.helper(&python, &["compare", "out/reference", "out/cluster"]);
+
+    // Nothing new: exit 3.
+    let again = run("s3://out/cluster", true);
+    assert_eq!(again.status.code(), Some(3), "{}", stderr(&again));
 }
 
 #[test]
