@@ -107,6 +107,12 @@ struct ExecutorArgs {
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
     heartbeat_secs: u64,
+    /// Decoded image bytes all worker threads may hold at once, in MiB [default: 512]: a
+    /// large image waits for others to finish rather than adding to them. One image larger
+    /// than this still decodes (alone). Does not change output values.
+    #[arg(long, value_name = "MIB",
+          value_parser = RangedU64ValueParser::<u64>::new().range(16..=1_048_576))]
+    decode_memory: Option<u64>,
 }
 
 fn cluster_command(cmd: &ClusterCommand) -> anyhow::Result<()> {
@@ -117,16 +123,26 @@ fn cluster_command(cmd: &ClusterCommand) -> anyhow::Result<()> {
             executor_timeout_secs: a.executor_timeout_secs,
             task_max_failures: a.task_max_failures,
         })?,
-        ClusterCommand::Executor(a) => roles::run_executor(&roles::ExecutorOptions {
+        ClusterCommand::Executor(a) => {
+            set_decode_memory(a.decode_memory);
+            roles::run_executor(&roles::ExecutorOptions {
             scheduler: a.scheduler.clone(),
             bind: a.bind.clone(),
             external_host: a.external_host.clone(),
             work_dir: a.work_dir.clone(),
             vcores: a.vcores,
             heartbeat_secs: a.heartbeat_secs,
-        })?,
+        })?
+        }
     }
     Ok(())
+}
+
+/// `--decode-memory MIB`: the process's shared budget of decoded image bytes.
+fn set_decode_memory(mib: Option<u64>) {
+    if let Some(mib) = mib {
+        lakeaug::kernels::image::decode_memory().set_limit(mib << 20);
+    }
 }
 
 #[derive(Args, Debug)]
@@ -259,6 +275,12 @@ struct RunArgs {
     /// Worker threads [default: one per core]. Does not change output values.
     #[arg(long, value_name = "T", value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024))]
     threads: Option<usize>,
+    /// Decoded image bytes all worker threads may hold at once, in MiB [default: 512]: a
+    /// large image waits for others to finish rather than adding to them. One image larger
+    /// than this still decodes (alone). Does not change output values.
+    #[arg(long, value_name = "MIB",
+          value_parser = RangedU64ValueParser::<u64>::new().range(16..=1_048_576))]
+    decode_memory: Option<u64>,
     /// Rows per batch. Does not change output values; memory grows with it.
     #[arg(long, default_value_t = 128, value_name = "ROWS",
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_BATCH_ROWS))]
@@ -419,6 +441,7 @@ impl RunArgs {
 fn run_command(args: &RunArgs) -> anyhow::Result<RunSummary> {
     let mut opts = RunOptions::new(args.input.clone(), args.output.clone(), args.config()?);
     opts.threads = args.threads;
+    set_decode_memory(args.decode_memory);
     opts.batch_size = args.batch_size;
     opts.on_bad_file = match args.on_bad_file {
         OnBadFile::Fail => BadFilePolicy::Fail,

@@ -191,6 +191,10 @@ impl Augmenter {
         // A JPEG at least twice the output size is decoded reduced in the DCT domain, which
         // skips the inverse DCT and colour work of the dropped pixels (a quarter of a row's
         // time; Huffman decoding is not reduced).
+        // The decoded source and the RGB copy are the largest buffers of a row: reserve
+        // them from the process's shared budget until the crops are cut (end of this
+        // function), so N threads never hold N large images at once.
+        let _memory = img::decode_memory().reserve(img::decode_footprint(bytes));
         let decoded = img::decode_source(
             bytes,
             &img::DecodeOptions {

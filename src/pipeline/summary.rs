@@ -53,6 +53,9 @@ pub struct SummaryJson<'a> {
     pub planning_secs: f64,
     pub duration_secs: f64,
     pub rows_per_sec: f64,
+    /// The process's peak resident memory so far (Linux `VmHWM`; absent elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
     pub error: Option<String>,
     #[serde(skip_serializing_if = "no_executors")]
     pub executors: &'a std::collections::BTreeMap<String, u64>,
@@ -90,6 +93,7 @@ impl RunSummary {
             planning_secs: self.planning_secs,
             duration_secs: m.duration_secs,
             rows_per_sec: m.rows_per_sec,
+            peak_rss_bytes: peak_rss_bytes(),
             error: None,
             executors: &self.executors,
         }
@@ -136,9 +140,13 @@ impl RunSummary {
         }
         out.push_str(&table.to_string());
         out.push_str(&format!(
-            "\n{:.2} s, {:.1} input rows/s, {} thread(s)\n",
+            "\n{:.2} s, {:.1} input rows/s, {} thread(s)",
             m.duration_secs, m.rows_per_sec, m.threads
         ));
+        if let Some(peak) = peak_rss_bytes() {
+            out.push_str(&format!(", peak memory {} MB", peak / 1_000_000));
+        }
+        out.push('\n');
         if !m.skipped_files.is_empty() {
             out.push_str(&format!("{} file(s) skipped:\n", m.skipped_files.len()));
             for s in &m.skipped_files {
@@ -155,6 +163,33 @@ impl RunSummary {
     }
 }
 
+/// The process's peak resident set size: `VmHWM` of `/proc/self/status` (Linux only).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    vm_hwm_bytes(&status)
+}
+
+fn vm_hwm_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.trim_start_matches("VmHWM:").trim().strip_suffix("kB")?.trim().parse().ok()?;
+    Some(kib * 1024)
+}
+
 fn num(n: u64) -> Cell {
     Cell::new(n).set_alignment(CellAlignment::Right)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peak_rss_from_proc_status() {
+        let status = "Name:\tlakeaug\nVmPeak:\t  900000 kB\nVmHWM:\t  204800 kB\nVmRSS:\t 1000 kB\n";
+        assert_eq!(vm_hwm_bytes(status), Some(204_800 * 1024));
+        assert_eq!(vm_hwm_bytes("VmRSS:\t1 kB\n"), None);
+        // This test process has touched memory: its own figure is there and plausible.
+        let own = peak_rss_bytes().expect("Linux has /proc/self/status");
+        assert!(own > 1 << 20, "{own}");
+    }
 }

@@ -383,6 +383,8 @@ fn out_of_range_options_exit_2() {
         (&["--quality", "101"], "--quality"),
         (&["--threads", "0"], "--threads"),
         (&["--max-pixels", "0"], "--max-pixels"),
+        (&["--decode-memory", "0"], "--decode-memory"),
+        (&["--decode-memory", "18446744073709551615"], "--decode-memory"),
         (&["--max-tokens", "1"], "--max-tokens"),
         (&["--schemes", "nope"], "unknown scheme `nope`"),
         (
@@ -495,5 +497,60 @@ print(c.data_page_offset, c.total_compressed_size)
     assert!(
         err.contains("crc.parquet") && err.contains("Page CRC checksum mismatch"),
         "{err}"
+    );
+}
+
+/// A 6000 x 6000 8-bit RGBA PNG (each decode holds 144 MB stored + 108 MB RGB = 252 MB),
+/// flat `colour` so it compresses to a few hundred KB.
+fn big_png(colour: [u8; 4]) -> Vec<u8> {
+    use image::ImageEncoder;
+    let side = 6000u32;
+    let img = image::RgbaImage::from_pixel(side, side, image::Rgba(colour));
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new_with_quality(
+        &mut out,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::NoFilter,
+    )
+    .write_image(img.as_raw(), side, side, image::ExtendedColorType::Rgba8)
+    .unwrap();
+    out
+}
+
+/// The run's `peak_rss_bytes` from its summary JSON, after checking it wrote `rows` rows.
+fn peak_rss_of(input: &Path, dir: &Path, name: &str, decode_memory_mib: &str, rows: u64) -> u64 {
+    let summary = dir.join(format!("{name}.json"));
+    let o = run_aligned(
+        input,
+        dir.join(name),
+        &["--decode-memory", decode_memory_mib, "--summary-json", summary.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(s["rows_written"], rows, "{s}");
+    s["peak_rss_bytes"].as_u64().expect("peak_rss_bytes in the summary")
+}
+
+/// Two huge (but allowed) images on two threads: with `--decode-memory` below two decodes
+/// (each reserves 252 MB: 144 MB stored RGBA + 108 MB RGB) they take turns, and the run
+/// peaks at least 200 MB lower than when they may decode side by side.
+#[test]
+fn decoded_bytes_are_bounded_across_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let two = dir.path().join("two.parquet");
+    common::write_pairs(
+        &two,
+        vec![Some(big_png([200, 30, 30, 255])), Some(big_png([30, 30, 200, 255]))],
+        vec![Some("a red square"), Some("a blue square")],
+    );
+    let mb = |b: u64| b / 1_000_000;
+    // 300 MiB holds one decode but not two; 4096 MiB holds both.
+    let bounded = peak_rss_of(&two, dir.path(), "bounded", "300", 2);
+    let unbounded = peak_rss_of(&two, dir.path(), "unbounded", "4096", 2);
+    assert!(
+        bounded + 200_000_000 < unbounded,
+        "peak with a 300 MiB decode budget {} MB, with 4096 MiB {} MB",
+        mb(bounded),
+        mb(unbounded)
     );
 }

@@ -45,8 +45,9 @@ pub use color::{
 };
 pub use crop::{resized_crop, resized_crop_pillow_exact, sample_resized_crop, CropBox};
 pub use decode::{
-    decode_rgb8, decode_rgb8_at_scale, decode_rgb8_reduced, decode_source, image_format_and_size,
-    jpeg_scale_denom, DecodeOptions, ReducedImage, MAX_DECODED_BYTES_PER_PIXEL,
+    decode_footprint, decode_memory, decode_rgb8, decode_rgb8_at_scale, decode_rgb8_reduced,
+    decode_source, image_format_and_size, jpeg_scale_denom, DecodeMemory, DecodeOptions,
+    ReducedImage, Reservation, DEFAULT_DECODE_MEMORY, MAX_DECODED_BYTES_PER_PIXEL,
 };
 pub use encode::{encode, OutputFormat};
 pub use geometry::{erase, hflip, rotate_nearest, rotate_nearest_f64, rotate_nearest_mapped};

@@ -5,10 +5,12 @@
 //! - this file: the public API ([`decode_rgb8`], [`decode_source`], [`DecodeOptions`],
 //!   reductions) and the `image` crate path every format but most JPEGs takes;
 //! - `turbo`: the libjpeg-turbo path and what its warnings mean (lost or corrupt data);
-//! - `budget`: the pixel and byte budgets, checked from the header;
+//! - `budget`: the pixel and byte budgets of one decode, checked from the header;
+//! - `memory`: the decoded bytes of all threads, bounded together ([`decode_memory`]);
 //! - `sniff`: header-only format and size probing ([`image_format_and_size`]).
 
 mod budget;
+mod memory;
 mod sniff;
 mod turbo;
 
@@ -19,6 +21,9 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 
 use super::ImageOpError;
 use budget::{check_bytes, check_size, png_decoded_bytes};
+pub use memory::{
+    decode_footprint, decode_memory, DecodeMemory, Reservation, DEFAULT_DECODE_MEMORY,
+};
 pub use sniff::image_format_and_size;
 use turbo::{decode_jpeg_turbo, jpeg_missing_end, TurboOutcome};
 
@@ -870,7 +875,7 @@ mod tests {
     }
 
     /// PNG header: 8-byte signature and IHDR with the given depth and colour type.
-    fn png_ihdr(w: u32, h: u32, depth: u8, colour: u8) -> Vec<u8> {
+    pub(super) fn png_ihdr(w: u32, h: u32, depth: u8, colour: u8) -> Vec<u8> {
         let mut b = png_header_only(w, h);
         b[24] = depth;
         b[25] = colour;
