@@ -53,6 +53,8 @@ pub struct SummaryJson<'a> {
     pub planning_secs: f64,
     pub duration_secs: f64,
     pub rows_per_sec: f64,
+    /// Bytes fetched from remote inputs (footers and row groups, by byte ranges).
+    pub input_bytes_fetched: u64,
     pub error: Option<String>,
     #[serde(skip_serializing_if = "no_executors")]
     pub executors: &'a std::collections::BTreeMap<String, u64>,
@@ -90,6 +92,7 @@ impl RunSummary {
             planning_secs: self.planning_secs,
             duration_secs: m.duration_secs,
             rows_per_sec: m.rows_per_sec,
+            input_bytes_fetched: m.input_bytes_fetched,
             error: None,
             executors: &self.executors,
         }
@@ -100,8 +103,11 @@ impl RunSummary {
         let m = &self.manifest;
         if self.status == RunStatus::NothingToDo {
             return format!(
-                "run {}: nothing to do: all {} input file(s) are already in {}, unchanged\n",
-                m.run_id, m.unchanged_files, self.output
+                "run {}: nothing to do: all {} input file(s) are already in {}, unchanged\n{}",
+                m.run_id,
+                m.unchanged_files,
+                self.output,
+                fetched_line(m.input_bytes_fetched)
             );
         }
         let mut table = Table::new();
@@ -139,6 +145,7 @@ impl RunSummary {
             "\n{:.2} s, {:.1} input rows/s, {} thread(s)\n",
             m.duration_secs, m.rows_per_sec, m.threads
         ));
+        out.push_str(&fetched_line(m.input_bytes_fetched));
         if !m.skipped_files.is_empty() {
             out.push_str(&format!("{} file(s) skipped:\n", m.skipped_files.len()));
             for s in &m.skipped_files {
@@ -153,6 +160,17 @@ impl RunSummary {
         }
         out
     }
+}
+
+/// The line saying how much was fetched from remote inputs; none when nothing was.
+fn fetched_line(bytes: u64) -> String {
+    if bytes == 0 {
+        return String::new();
+    }
+    format!(
+        "{bytes} bytes ({:.1} MiB) fetched from remote inputs (footers and the row groups read)\n",
+        bytes as f64 / (1024.0 * 1024.0)
+    )
 }
 
 fn num(n: u64) -> Cell {
