@@ -182,7 +182,11 @@ impl ChunkRunner for BallistaRunner {
                 let Some((index, report)) = in_flight.next().await else {
                     return Ok(());
                 };
-                done(index, report?)?;
+                // Committing blocks on the output's store (an S3 output blocks on a
+                // runtime of its own, which panics inside this one's context): out of the
+                // runtime context for it.
+                let report = report?;
+                tokio::task::block_in_place(|| done(index, report))?;
             }
         });
         finished

@@ -178,3 +178,50 @@ impl ExecutionPlan for ChunkExec {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::{FetchError, InputError};
+
+    fn fetch_failed(source: object_store::Error) -> ChunkError {
+        ChunkError::Fetch(InputError::Fetch(FetchError {
+            url: "s3://lake/in/a.parquet".into(),
+            range: 100..200,
+            source,
+        }))
+    }
+
+    #[test]
+    fn a_failed_fetch_is_retried_by_ballista_unless_the_object_is_gone_or_replaced() {
+        let network = fetch_failed(object_store::Error::Generic {
+            store: "S3",
+            source: "connection reset".into(),
+        });
+        match to_datafusion(network) {
+            DataFusionError::IoError(e) => {
+                let m = e.to_string();
+                assert!(
+                    m.contains("s3://lake/in/a.parquet") && m.contains("bytes 100..200"),
+                    "{m}"
+                );
+            }
+            other => panic!("not retried: {other}"),
+        }
+        for source in [
+            object_store::Error::NotFound {
+                path: "in/a.parquet".into(),
+                source: "gone".into(),
+            },
+            object_store::Error::Precondition {
+                path: "in/a.parquet".into(),
+                source: "etag".into(),
+            },
+        ] {
+            assert!(matches!(
+                to_datafusion(fetch_failed(source)),
+                DataFusionError::Execution(_)
+            ));
+        }
+    }
+}

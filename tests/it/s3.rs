@@ -7,98 +7,10 @@
 //! Skips, loudly, only when no `python3` exists at all; CI has one, so there it runs.
 
 use crate::common;
+use crate::common::moto::{code, root, Env};
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// moto's S3 server on a free loopback port, stopped on drop.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    fn start(python: &Path) -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let server = python.with_file_name("moto_server");
-        let child = Command::new(server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-struct Env {
-    python: PathBuf,
-    moto: Moto,
-    home: tempfile::TempDir,
-}
-
-impl Env {
-    fn helper(&self, args: &[&str]) -> String {
-        let out = Command::new(&self.python)
-            .arg(root().join("tests/s3/s3_helper.py"))
-            .arg(&self.moto.endpoint)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "s3_helper {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// `c` with only the environment the tests set: the moto endpoint and test
-    /// credentials, no credentials or profiles of the machine.
-    fn isolated<'c>(&self, c: &'c mut Command) -> &'c mut Command {
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", &self.moto.endpoint)
-    }
-
-    fn lakeaug(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-        let mut c = common::small_run::small_run();
-        self.isolated(c.args(args));
-        for (k, v) in extra_env {
-            c.env(k, v);
-        }
-        c.output().unwrap()
-    }
-}
+use std::process::{Command, Output};
 
 impl Env {
     /// Run `s3://lake/in` into `s3://out/ds`, expecting exit code `want`; the summary JSON.
@@ -169,21 +81,10 @@ fn input_file(dir: &Path, name: &str, rows: usize, salt: u32) -> PathBuf {
     path
 }
 
-fn code(o: &Output) -> Option<i32> {
-    o.status.code()
-}
-
 #[test]
 fn s3_full_incremental_killed_and_read_back_with_pyarrow() {
-    let Some(python) = common::venv::python_with("tests/s3/requirements.txt", ".lakeaug-s3-ready")
-    else {
-        eprintln!("\n\n!!! SKIPPING the S3 tests: no python3 on this machine (CI has one) !!!\n\n");
+    let Some(env) = Env::start() else {
         return;
-    };
-    let env = Env {
-        moto: Moto::start(&python),
-        python,
-        home: tempfile::tempdir().unwrap(),
     };
     let local = tempfile::tempdir().unwrap();
     env.helper(&["mkbucket", "lake"]);

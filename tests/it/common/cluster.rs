@@ -52,6 +52,17 @@ impl Cluster {
     /// Start a scheduler and `executors` executors of one vcore each. `fast` sets a
     /// 1 s heartbeat and a 4 s executor timeout, for the tests that kill executors.
     pub fn start(dir: &Path, executors: usize, fast: bool) -> Cluster {
+        Cluster::start_with_env(dir, executors, fast, &[])
+    }
+
+    /// [`Cluster::start`] with `env` added to the executors' environment (an object
+    /// store's endpoint and credentials).
+    pub fn start_with_env(
+        dir: &Path,
+        executors: usize,
+        fast: bool,
+        env: &[(&'static str, String)],
+    ) -> Cluster {
         std::fs::create_dir_all(dir).unwrap();
         let port = free_port_pair();
         let log = dir.join("scheduler.log");
@@ -80,6 +91,7 @@ impl Cluster {
                     .arg("--work-dir")
                     .arg(dir.join(format!("work{i}")))
                     .args(["--heartbeat-secs", if fast { "1" } else { "60" }])
+                    .envs(env.iter().map(|(k, v)| (k, v)))
                     .stdout(Stdio::null())
                     .stderr(std::fs::File::create(&log).unwrap())
                     .spawn()

@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod lock_race;
+pub mod moto;
 mod png;
 pub mod small_run;
 pub mod venv;
