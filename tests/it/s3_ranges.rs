@@ -342,3 +342,101 @@ fn cluster_tasks_fetch_only_the_row_groups_of_their_chunks() {
     run(&env, &args, &[], 0);
     env.helper(&["compare", "out/local", "out/cluster"]);
 }
+
+/// Against the server: a GET refused because the object was replaced (`If-Match` on the
+/// listed ETag) or deleted is an [`InputError::Fetch`] naming the object, the byte range
+/// and what to do, not a damaged file. The library reads the store's settings from the
+/// environment, so the checks run in a child process of this test binary with the
+/// server's settings in its environment (see `s3::stale_lock_race_child`).
+#[test]
+fn a_failed_ranged_get_names_the_object_and_range_and_is_no_bad_file() {
+    let Some(env) = Env::start() else {
+        return;
+    };
+    env.helper(&["mkbucket", "lake"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.parquet");
+    write_grouped(&file, 48, 8, 4);
+    env.helper(&["upload", file.to_str().unwrap(), "lake", "f/a.parquet"]);
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "s3_ranges::failed_gets_child",
+            "--include-ignored",
+            "--nocapture",
+        ])
+        .envs(env.vars())
+        .env("HOME", env.home.path())
+        .env("LAKEAUG_TEST_MOTO", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "the failed-GET checks failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The body of [`a_failed_ranged_get_names_the_object_and_range_and_is_no_bad_file`].
+#[test]
+#[ignore = "run by a_failed_ranged_get_names_the_object_and_range_and_is_no_bad_file with moto's address"]
+fn failed_gets_child() {
+    use lakeaug::config::Columns;
+    use lakeaug::read::{discover_inputs, InputError, OpenedInput};
+    use lakeaug::store::{S3Store, Store};
+    assert!(
+        std::env::var_os("LAKEAUG_TEST_MOTO").is_some(),
+        "run only as a child of the S3 test, which sets the server's address"
+    );
+    let files = discover_inputs(&["s3://lake/f".to_string()]).unwrap();
+    assert_eq!(files.len(), 1);
+    let url = "s3://lake/f/a.parquet";
+    assert_eq!(files[0].remote.as_deref(), Some(url));
+
+    // Listed with another ETag than the object has now: the footer's GET is refused.
+    let mut replaced = files[0].clone();
+    replaced.etag = Some("\"0123456789abcdef0123456789abcdef\"".into());
+    let err = OpenedInput::open(&replaced, &Columns::default())
+        .err()
+        .expect("a replaced object must not be read");
+    let text = err.to_string();
+    assert!(
+        matches!(err, InputError::Fetch(_)) && err.is_fetch() && !err.is_transient(),
+        "{err:?}"
+    );
+    assert!(
+        text.starts_with(&format!("{url}: cannot read bytes "))
+            && text.contains("replaced since it was listed")
+            && text.contains("rerun to process its new content"),
+        "{text}"
+    );
+
+    // Deleted while it is read: the rows before are read, the next row group's GET fails.
+    let input = OpenedInput::open(&files[0], &Columns::default()).unwrap();
+    let mut batches = input.batches(4).unwrap();
+    let (first_row, batch) = batches.next().unwrap().unwrap();
+    assert_eq!((first_row, batch.num_rows()), (0, 4));
+    let before = input.bytes_fetched();
+    S3Store::open("s3://lake/f")
+        .unwrap()
+        .delete("a.parquet")
+        .unwrap();
+    // Rows 4..8 are in the row group already fetched; row 8 on needs the next one.
+    let (first_row, _) = batches.next().unwrap().unwrap();
+    assert_eq!(first_row, 4);
+    let err = batches.next().unwrap().err().expect("the object is gone");
+    let text = err.to_string();
+    assert!(err.is_fetch() && !err.is_transient(), "{err:?}");
+    assert!(
+        text.starts_with(&format!("{url}: cannot read bytes "))
+            && text.contains("deleted since it was listed"),
+        "{text}"
+    );
+    assert_eq!(
+        input.bytes_fetched(),
+        before,
+        "nothing fetched from a deleted object"
+    );
+    assert!(batches.next().is_none(), "the batches end after the error");
+}
