@@ -238,27 +238,7 @@ fn documented_cronjob_script_runs_as_written(env: &Env) {
 /// child process of this test binary with the server's settings in its environment
 /// (setting them here would leak into the other tests running in this binary).
 fn stale_lock_takeovers_race_with_one_winner(env: &Env) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "s3::stale_lock_race_child",
-            "--include-ignored",
-            "--nocapture",
-        ])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", &env.moto.endpoint)
-        .env("HOME", env.home.path())
-        .env("LAKEAUG_TEST_MOTO", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "the stale-lock race failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.run_child("s3::stale_lock_race_child", "the stale-lock race");
 }
 
 /// The body of [`stale_lock_takeovers_race_with_one_winner`], run only as its child.

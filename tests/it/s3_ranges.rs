@@ -358,24 +358,7 @@ fn a_failed_ranged_get_names_the_object_and_range_and_is_no_bad_file() {
     let file = dir.path().join("a.parquet");
     write_grouped(&file, 48, 8, 4);
     env.helper(&["upload", file.to_str().unwrap(), "lake", "f/a.parquet"]);
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "s3_ranges::failed_gets_child",
-            "--include-ignored",
-            "--nocapture",
-        ])
-        .envs(env.vars())
-        .env("HOME", env.home.path())
-        .env("LAKEAUG_TEST_MOTO", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "the failed-GET checks failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.run_child("s3_ranges::failed_gets_child", "the failed-GET checks");
 }
 
 /// The body of [`a_failed_ranged_get_names_the_object_and_range_and_is_no_bad_file`].

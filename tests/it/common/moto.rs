@@ -112,6 +112,27 @@ impl Env {
         })
     }
 
+    /// Run the ignored test `name` of this test binary as a child process with the
+    /// server's settings in its environment (`LAKEAUG_TEST_MOTO` set), for checks that call
+    /// the library, which reads the store's settings from the environment (setting them
+    /// here would leak into the other tests running in this binary); `what` names it if
+    /// it fails.
+    pub fn run_child(&self, name: &str, what: &str) {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--include-ignored", "--nocapture"])
+            .envs(self.vars())
+            .env("HOME", self.home.path())
+            .env("LAKEAUG_TEST_MOTO", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{what} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The environment `isolated` gives a command, for processes started otherwise.
     pub fn vars(&self) -> Vec<(&'static str, String)> {
         vec![
