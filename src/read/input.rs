@@ -360,8 +360,8 @@ impl OpenedInput {
         };
         let (reader, remote) = match &self.remote {
             Some(object) => {
-                let chunks = Arc::new(RemoteReader::new(object.clone(), footer, groups));
-                let reader = build_reader(Shared(chunks.clone()), metadata, batch_size, from_start)
+                let chunks = RemoteReader::new(object.clone(), footer, groups);
+                let reader = build_reader(chunks.clone(), metadata, batch_size, from_start)
                     .map_err(not_parquet)?;
                 (reader, Some(chunks))
             }
@@ -416,28 +416,6 @@ fn build_reader<T: parquet::file::reader::ChunkReader + 'static>(
     builder.build()
 }
 
-/// A [`RemoteReader`] shared between parquet's reader and [`CheckedBatches`], which asks
-/// it what failed.
-struct Shared(Arc<RemoteReader>);
-
-impl parquet::file::reader::Length for Shared {
-    fn len(&self) -> u64 {
-        self.0.len()
-    }
-}
-
-impl parquet::file::reader::ChunkReader for Shared {
-    type T = <RemoteReader as parquet::file::reader::ChunkReader>::T;
-
-    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        self.0.get_read(start)
-    }
-
-    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
-        self.0.get_bytes(start, length)
-    }
-}
-
 /// The batches of a file's reader, each with its first row, checked against the footer:
 /// a panic inside the decoder (arrow/parquet on a corrupt page) becomes
 /// [`InputError::Corrupt`], and more or fewer rows than the footer's row counts become
@@ -447,7 +425,7 @@ struct CheckedBatches {
     reader: Option<ParquetRecordBatchReader>,
     /// A remote input's byte ranges: a read error caused by a failed GET is
     /// [`InputError::Fetch`], not a damaged file.
-    remote: Option<Arc<RemoteReader>>,
+    remote: Option<RemoteReader>,
     file: String,
     /// The file row of the next batch's first row.
     next_row: u64,

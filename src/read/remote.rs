@@ -277,10 +277,12 @@ struct Chunks {
 }
 
 /// A [`ChunkReader`] over a [`RemoteObject`] for parquet's synchronous reader: the column
-/// chunks of a row group are fetched together the first time one of them is read.
+/// chunks of a row group are fetched together the first time one of them is read. Clones
+/// share what is held (and the failure a read hit).
+#[derive(Clone)]
 pub struct RemoteReader {
     object: Arc<RemoteObject>,
-    chunks: Mutex<Chunks>,
+    chunks: Arc<Mutex<Chunks>>,
 }
 
 impl RemoteReader {
@@ -309,11 +311,11 @@ impl RemoteReader {
             .collect();
         RemoteReader {
             object,
-            chunks: Mutex::new(Chunks {
+            chunks: Arc::new(Mutex::new(Chunks {
                 groups,
                 state,
                 failure: None,
-            }),
+            })),
         }
     }
 
@@ -460,11 +462,11 @@ mod tests {
         let object = Arc::new(object);
         let metadata_free = RemoteReader {
             object: object.clone(),
-            chunks: Mutex::new(Chunks {
+            chunks: Arc::new(Mutex::new(Chunks {
                 groups: vec![vec![1000..4000, 4000..9000]],
                 state: vec![vec![Chunk::NotFetched, Chunk::NotFetched]],
                 failure: None,
-            }),
+            })),
         };
         // The last byte, outside any chunk: one GET of one byte.
         assert_eq!(
