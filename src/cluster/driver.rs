@@ -69,7 +69,8 @@ fn report_of(
 /// again; Ballista's own retries cover failures inside a job.
 const SUBMISSIONS: u32 = 3;
 
-/// Errors no resubmission can cure (another version, a lost lock, a changed input).
+/// Errors no resubmission can cure (another version, a lost lock, a changed, replaced or
+/// deleted input).
 fn is_permanent(e: &RunError) -> bool {
     let m = e.to_string();
     [
@@ -77,6 +78,8 @@ fn is_permanent(e: &RunError) -> bool {
         "no longer holds the output's lock",
         "changed since run",
         "config arrived with hash",
+        "was replaced since it was listed",
+        "was deleted since it was listed",
     ]
     .iter()
     .any(|p| m.contains(p))

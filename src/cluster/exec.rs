@@ -21,8 +21,9 @@ use datafusion::physical_plan::{
 
 use crate::pipeline::{run_chunk, AugmenterCache, ChunkError, ChunkReport, ChunkTask};
 
-/// What an executor process lends its tasks: its name (reported with each result), a
-/// folder for copies of remote inputs, and the augmenter of the run it works for.
+/// What an executor process lends its tasks: its name (reported with each result), its
+/// working folder (`--work-dir`; tasks read remote inputs by byte ranges, so nothing is
+/// copied there), and the augmenter of the run it works for.
 pub struct ExecutorEnv {
     pub id: String,
     pub work_dir: PathBuf,
@@ -99,19 +100,21 @@ fn to_datafusion(e: ChunkError) -> DataFusionError {
 /// Run the task here, as the executor's blocking work: its one result row.
 fn run_here(task: &ChunkTask) -> Result<RecordBatch> {
     let env = executor_env();
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_chunk(task, &env.augmenters, &env.work_dir)
-    }))
-    .map_err(|_| {
-        DataFusionError::Execution(format!(
-            "the task for {} rows {}..{} panicked (a bug: please report it)",
-            task.file.display, task.first_row, task.end_row
-        ))
-    })?
-    .map_err(to_datafusion)?;
+    let (outcome, input_bytes_fetched) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_chunk(task, &env.augmenters)
+        }))
+        .map_err(|_| {
+            DataFusionError::Execution(format!(
+                "the task for {} rows {}..{} panicked (a bug: please report it)",
+                task.file.display, task.first_row, task.end_row
+            ))
+        })?
+        .map_err(to_datafusion)?;
     let report = ChunkReport {
         outcome,
         executor: env.id.clone(),
+        input_bytes_fetched,
     };
     let json = serde_json::to_string(&report)
         .map_err(|e| DataFusionError::Execution(format!("cannot encode a task's result: {e}")))?;
@@ -173,5 +176,52 @@ impl ExecutionPlan for ChunkExec {
             result_schema(),
             futures::stream::once(work),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::{FetchError, InputError};
+
+    fn fetch_failed(source: object_store::Error) -> ChunkError {
+        ChunkError::Fetch(InputError::Fetch(FetchError {
+            url: "s3://lake/in/a.parquet".into(),
+            range: 100..200,
+            source,
+        }))
+    }
+
+    #[test]
+    fn a_failed_fetch_is_retried_by_ballista_unless_the_object_is_gone_or_replaced() {
+        let network = fetch_failed(object_store::Error::Generic {
+            store: "S3",
+            source: "connection reset".into(),
+        });
+        match to_datafusion(network) {
+            DataFusionError::IoError(e) => {
+                let m = e.to_string();
+                assert!(
+                    m.contains("s3://lake/in/a.parquet") && m.contains("bytes 100..200"),
+                    "{m}"
+                );
+            }
+            other => panic!("not retried: {other}"),
+        }
+        for source in [
+            object_store::Error::NotFound {
+                path: "in/a.parquet".into(),
+                source: "gone".into(),
+            },
+            object_store::Error::Precondition {
+                path: "in/a.parquet".into(),
+                source: "etag".into(),
+            },
+        ] {
+            assert!(matches!(
+                to_datafusion(fetch_failed(source)),
+                DataFusionError::Execution(_)
+            ));
+        }
     }
 }

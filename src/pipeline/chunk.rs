@@ -21,7 +21,7 @@ use super::{
 use crate::config::Config;
 use crate::layout::{part_stem, rejects_rel, Reject};
 use crate::lineage::RunStamp;
-use crate::read::{InputError, InputFile, OpenedInput};
+use crate::read::{BytesFetched, InputError, InputFile, OpenedInput};
 use crate::state::journal;
 use crate::store::Store;
 use crate::write::{DatasetWriter, WriterOptions};
@@ -89,6 +89,9 @@ pub enum ChunkOutcome {
 pub struct ChunkReport {
     pub outcome: ChunkOutcome,
     pub executor: String,
+    /// Bytes the task fetched from a remote input (its footer and row groups).
+    #[serde(default)]
+    pub input_bytes_fetched: u64,
 }
 
 /// Why a task failed (a bad input file is an outcome, not an error).
@@ -113,6 +116,10 @@ pub enum ChunkError {
     ConfigDiffers { expected: String, found: String },
     #[error("the task's config cannot be read: {0}")]
     Config(String),
+    /// A ranged GET of the task's remote input failed (no bad file: see
+    /// [`InputError::Fetch`]).
+    #[error(transparent)]
+    Fetch(InputError),
     #[error(transparent)]
     Run(#[from] RunError),
 }
@@ -145,10 +152,13 @@ impl ChunkError {
     /// Whether trying the task again may succeed: the store failed (a network error, a
     /// throttled request, a full disk freed since). A cluster retries only those.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            ChunkError::Run(RunError::Store(_) | RunError::Io(_) | RunError::State(_))
-        )
+        match self {
+            ChunkError::Fetch(e) => e.is_transient(),
+            other => matches!(
+                other,
+                ChunkError::Run(RunError::Store(_) | RunError::Io(_) | RunError::State(_))
+            ),
+        }
     }
 }
 
@@ -206,31 +216,27 @@ fn fence(store: &dyn Store, task: &ChunkTask) -> Result<(), ChunkError> {
 }
 
 /// Run one chunk: augment rows `first_row..end_row` of the task's file, publish the
-/// parts and rejects (noted in the chunk's intent first), and say what was published.
-/// `work_dir` holds a copy of a remote input while the task reads it.
+/// parts and rejects (noted in the chunk's intent first), and say what was published,
+/// with the bytes fetched from a remote input: its footer and the row groups holding the
+/// chunk's rows, by ranged GETs (nothing is downloaded whole).
 pub fn run_chunk(
     task: &ChunkTask,
     augmenters: &AugmenterCache,
-    work_dir: &Path,
-) -> Result<ChunkOutcome, ChunkError> {
+) -> Result<(ChunkOutcome, u64), ChunkError> {
     let store = crate::store::open_store(&task.output)?;
     fence(store.as_ref(), task)?;
     let augmenter = augmenters.get(task)?;
-    let mut file = task.file.clone();
-    let download = work_dir.join(format!("input-{}", crate::store::unique_suffix()));
-    let bad = |first_row: u64, reason: String| Ok(ChunkOutcome::BadFile { first_row, reason });
-    if file.remote.is_some() {
-        if let Err(e) = crate::read::discover::fetch_remote(&mut file, &download) {
-            std::fs::remove_dir_all(&download).ok();
-            return Err(ChunkError::Run(RunError::Discover(e)));
-        }
-    }
-    let result = match OpenedInput::open(&file, &augmenter.config.columns) {
-        Ok(input) => write_chunk(task, &input, &augmenter, store.as_ref()),
-        Err(e) => bad(task.first_row, e.to_string()),
+    let fetched = BytesFetched::default();
+    let outcome = match OpenedInput::open_counting(&task.file, &augmenter.config.columns, &fetched)
+    {
+        Ok(input) => write_chunk(task, &input, &augmenter, store.as_ref())?,
+        Err(e) if e.is_fetch() => return Err(ChunkError::Fetch(e)),
+        Err(e) => ChunkOutcome::BadFile {
+            first_row: task.first_row,
+            reason: e.to_string(),
+        },
     };
-    std::fs::remove_dir_all(&download).ok();
-    result
+    Ok((outcome, fetched.get()))
 }
 
 /// Where a task stages its parts: below the output for a local output (publishing is
@@ -285,6 +291,7 @@ fn write_chunk(
     let written = augment_rows(task, input, augmenter, &context, &stem, &mut writer);
     let result = match written {
         Ok(Ok(w)) => publish_chunk(task, store, &stem, &mut writer, w).map(ChunkOutcome::Done),
+        Ok(Err(e)) if e.is_fetch() => Err(ChunkError::Fetch(e)),
         Ok(Err(e)) => Ok(ChunkOutcome::BadFile {
             first_row: task.first_row,
             reason: e.to_string(),
@@ -321,18 +328,23 @@ fn augment_rows(
             .collect(),
         rejects: Vec::new(),
     };
-    let batches = match input.batches_from(task.batch_size.min(usize::MAX / 4), task.first_row) {
+    let mut batches = match input.batches_from(task.batch_size.min(usize::MAX / 4), task.first_row)
+    {
         Ok(b) => b,
         Err(e) => return Ok(Err(e)),
     };
-    for item in batches {
+    // No batch is asked for past the chunk's rows: for a remote input, that would fetch
+    // the row group after them.
+    let mut next_row = task.first_row;
+    while next_row < task.end_row {
+        let Some(item) = batches.next() else {
+            break;
+        };
         let (first_row, batch) = match item {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
-        if first_row >= task.end_row {
-            break;
-        }
+        next_row = first_row + batch.num_rows() as u64;
         let n = usize::try_from(task.end_row - first_row)
             .map_or(batch.num_rows(), |left| left.min(batch.num_rows()));
         let batch = if n < batch.num_rows() {

@@ -26,6 +26,9 @@ pub(super) struct Job<'a> {
     pub clock: &'a RunClock,
     /// Input files skipped as already in the output.
     pub unchanged: u64,
+    /// Bytes fetched from remote inputs by this run (planning included), and by the
+    /// cluster tasks that report theirs.
+    pub fetched: crate::read::BytesFetched,
 }
 
 impl Job<'_> {
@@ -44,6 +47,7 @@ impl Job<'_> {
         manifest.rejects_files = rejects_files;
         manifest.unchanged_files = self.unchanged;
         manifest.full_rebuild = self.target.build_dir.is_some();
+        manifest.input_bytes_fetched = self.fetched.get();
         let rejects = tally.into_manifest(&mut manifest);
         (manifest, rejects)
     }

@@ -2,14 +2,13 @@
 //! cannot be read skipped or refused (`--on-bad-file`), and all of them checked to give
 //! one output schema.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 
 use super::{output_schema, BadFilePolicy, PlannedFile, RunError};
 use crate::config::Columns;
-use crate::read::OpenedInput;
+use crate::read::{BytesFetched, OpenedInput};
 use crate::write::manifest::SkippedFile;
 
 /// The input files of a run, opened.
@@ -21,26 +20,24 @@ pub(super) struct OpenedInputs {
     pub schema: SchemaRef,
 }
 
-/// Open the files of `todo` (remote ones first copied into `downloads`), counting the
-/// footers read in `footers_read`.
+/// Open the files of `todo` (a remote one's footer fetched by ranged GETs, counted in
+/// `fetched`, as are the batches later read from it), counting the footers read in
+/// `footers_read`. A failed fetch fails the run whatever `policy`: it is no bad file.
 pub(super) fn open_inputs(
     todo: &[PlannedFile],
-    downloads: Option<&Path>,
     columns: &Columns,
     policy: BadFilePolicy,
     footers_read: &mut u64,
+    fetched: &BytesFetched,
 ) -> Result<OpenedInputs, RunError> {
     let mut inputs = Vec::new();
     let mut skipped = Vec::new();
     for p in todo {
-        let mut f = p.file.clone();
-        if let Some(dir) = downloads {
-            crate::read::discover::fetch_remote(&mut f, dir)?;
-        }
+        let f = &p.file;
         *footers_read += 1;
-        match OpenedInput::open(&f, columns) {
+        match OpenedInput::open_counting(f, columns, fetched) {
             Ok(o) => inputs.push(Arc::new(o)),
-            Err(e) if policy == BadFilePolicy::Skip => skipped.push(SkippedFile {
+            Err(e) if policy == BadFilePolicy::Skip && !e.is_fetch() => skipped.push(SkippedFile {
                 path: f.display.clone(),
                 reason: e.to_string(),
             }),

@@ -58,10 +58,10 @@ impl Job<'_> {
             schema,
         } = open_inputs(
             todo,
-            self.target.downloads.as_deref(),
             &config.columns,
             self.opts.on_bad_file,
             footers_read,
+            &self.fetched,
         )?;
         let planning_secs = self.clock.started.elapsed().as_secs_f64();
         drift::check_or_record(
@@ -454,7 +454,9 @@ impl Dispatch {
         reason: String,
         error: RunError,
     ) -> Result<(), RunError> {
-        if self.on_bad_file == BadFilePolicy::Fail {
+        // A failed fetch of a remote input is no bad file: never skipped.
+        let fetch = matches!(&error, RunError::InputFailed(e) if e.is_fetch());
+        if self.on_bad_file == BadFilePolicy::Fail || fetch {
             return Err(error);
         }
         let task = self.tally.file(file);

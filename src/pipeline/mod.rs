@@ -236,12 +236,14 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     // Plan from listings alone; open only what is to be processed.
     let files = discover_inputs(&opts.inputs)?;
     check_unique_keys(&files)?;
+    let fetched = crate::read::BytesFetched::default();
     let (planned, mut footers_read) = plan_inputs(
         files,
         &state,
         opts.full && opts.dry_run,
         opts.verify_footers,
         &config.columns,
+        &fetched,
     );
     let unchanged = planned.iter().filter(|p| p.plan == Plan::Unchanged).count() as u64;
     let todo: Vec<PlannedFile> = planned
@@ -252,6 +254,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
     let nothing = |status: RunStatus| {
         let mut manifest = clock.manifest(config);
         manifest.unchanged_files = unchanged;
+        manifest.input_bytes_fetched = fetched.get();
         RunSummary {
             manifest,
             rejects: Vec::new(),
@@ -299,9 +302,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, RunError> {
         target: &target,
         clock: &clock,
         unchanged,
+        fetched: fetched.clone(),
     };
     let result = job.process(state, &todo, &mut footers_read);
-    target.remove_downloads();
     // On failure a `--full` build folder stays: the next `--full` run with this config
     // continues it (any other run removes it).
     let mut summary = result?;

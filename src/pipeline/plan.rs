@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::Columns;
-use crate::read::{InputFile, OpenedInput};
+use crate::read::{BytesFetched, InputFile, OpenedInput};
 use crate::state::{Plan, State};
 
 /// An input file and what this run does with it.
@@ -32,26 +32,28 @@ pub fn check_unique_keys(files: &[InputFile]) -> Result<(), super::RunError> {
 /// Classify every input against the state.
 ///
 /// A file whose size and modification time (or ETag) match its record is skipped without
-/// opening it: at lake scale planning reads no file. With `verify_footers`, such local files
-/// also have their footer read and fingerprinted, and are reprocessed if it differs (for
-/// file systems whose times are too coarse to notice a same-size rewrite). New and changed
-/// files are fingerprinted when they are opened for processing. Returns the plan and the
-/// number of footers read.
+/// opening it: at lake scale planning reads no file. With `verify_footers`, such files also
+/// have their footer read and fingerprinted, and are reprocessed if it differs (for file
+/// systems whose times are too coarse to notice a same-size rewrite; a remote input's
+/// footer is fetched by ranged GETs, counted in `fetched`). New and changed files are
+/// fingerprinted when they are opened for processing. Returns the plan and the number of
+/// footers read.
 pub fn plan_inputs(
     files: Vec<InputFile>,
     state: &State,
     full: bool,
     verify_footers: bool,
     columns: &Columns,
+    fetched: &BytesFetched,
 ) -> (Vec<PlannedFile>, u64) {
     let mut footers_read = 0;
     let planned = files
         .into_iter()
         .map(|file| {
             let mut plan = if full { Plan::New } else { state.plan(&file) };
-            if plan == Plan::Unchanged && verify_footers && file.remote.is_none() {
+            if plan == Plan::Unchanged && verify_footers {
                 footers_read += 1;
-                let same = OpenedInput::open(&file, columns).is_ok_and(|o| {
+                let same = OpenedInput::open_counting(&file, columns, fetched).is_ok_and(|o| {
                     state
                         .files
                         .get(&file.key)

@@ -214,6 +214,7 @@ pub(super) fn process(
 impl Driver<'_> {
     fn arrived(&mut self, index: usize, report: ChunkReport) -> Result<(), RunError> {
         *self.executors.entry(report.executor).or_default() += 1;
+        self.job.fetched.add(report.input_bytes_fetched);
         let (f, i) = (self.chunks[index].file, self.chunks[index].i);
         if self.files[f].failed {
             return self.discard(index, &report.outcome);

@@ -56,6 +56,8 @@ pub struct SummaryJson<'a> {
     /// The process's peak resident memory so far (Linux `VmHWM`; absent elsewhere).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_rss_bytes: Option<u64>,
+    /// Bytes fetched from remote inputs (footers and row groups, by byte ranges).
+    pub input_bytes_fetched: u64,
     pub error: Option<String>,
     #[serde(skip_serializing_if = "no_executors")]
     pub executors: &'a std::collections::BTreeMap<String, u64>,
@@ -94,6 +96,7 @@ impl RunSummary {
             duration_secs: m.duration_secs,
             rows_per_sec: m.rows_per_sec,
             peak_rss_bytes: peak_rss_bytes(),
+            input_bytes_fetched: m.input_bytes_fetched,
             error: None,
             executors: &self.executors,
         }
@@ -104,8 +107,11 @@ impl RunSummary {
         let m = &self.manifest;
         if self.status == RunStatus::NothingToDo {
             return format!(
-                "run {}: nothing to do: all {} input file(s) are already in {}, unchanged\n",
-                m.run_id, m.unchanged_files, self.output
+                "run {}: nothing to do: all {} input file(s) are already in {}, unchanged\n{}",
+                m.run_id,
+                m.unchanged_files,
+                self.output,
+                fetched_line(m.input_bytes_fetched)
             );
         }
         let mut table = Table::new();
@@ -147,6 +153,7 @@ impl RunSummary {
             out.push_str(&format!(", peak memory {} MB", peak / 1_000_000));
         }
         out.push('\n');
+        out.push_str(&fetched_line(m.input_bytes_fetched));
         if !m.skipped_files.is_empty() {
             out.push_str(&format!("{} file(s) skipped:\n", m.skipped_files.len()));
             for s in &m.skipped_files {
@@ -173,6 +180,17 @@ fn vm_hwm_bytes(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.trim_start_matches("VmHWM:").trim().strip_suffix("kB")?.trim().parse().ok()?;
     Some(kib * 1024)
+}
+
+/// The line saying how much was fetched from remote inputs; none when nothing was.
+fn fetched_line(bytes: u64) -> String {
+    if bytes == 0 {
+        return String::new();
+    }
+    format!(
+        "{bytes} bytes ({:.1} MiB) fetched from remote inputs (footers and the row groups read)\n",
+        bytes as f64 / (1024.0 * 1024.0)
+    )
 }
 
 fn num(n: u64) -> Cell {

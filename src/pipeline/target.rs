@@ -19,8 +19,6 @@ pub(super) struct Target {
     pub build_dir: Option<PathBuf>,
     /// Local staging folder for part files.
     pub staging: PathBuf,
-    /// Local folder for copies of remote inputs (removed at the end).
-    pub downloads: Option<PathBuf>,
 }
 
 /// Clear what dead runs left: staging folders, `--full` build folders (but `keep_build`,
@@ -71,11 +69,6 @@ pub(super) fn prepare_target(
     run_id: &str,
 ) -> Result<(Target, Option<State>), RunError> {
     let tmp = std::env::temp_dir().join(format!("lakeaug-{run_id}"));
-    let downloads = opts
-        .inputs
-        .iter()
-        .any(|i| crate::store::is_url(i))
-        .then(|| tmp.join("inputs"));
     match store.local_root() {
         Some(root) if opts.full => {
             let hash = opts.config.hash();
@@ -91,7 +84,6 @@ pub(super) fn prepare_target(
                     staging: build.join("_lakeaug").join("staging").join(run_id),
                     store: sibling,
                     build_dir: Some(build),
-                    downloads,
                 },
                 Some(state),
             ))
@@ -101,7 +93,6 @@ pub(super) fn prepare_target(
                 staging: root.join("_lakeaug").join("staging").join(run_id),
                 store: store.clone(),
                 build_dir: None,
-                downloads,
             },
             None,
         )),
@@ -113,7 +104,6 @@ pub(super) fn prepare_target(
                 staging: tmp.join("staging"),
                 store: store.clone(),
                 build_dir: None,
-                downloads,
             },
             None,
         )),
@@ -127,13 +117,4 @@ pub(super) fn swap_in(build: &Path, root: &Path) -> Result<(), RunError> {
     // `build` now holds the old dataset.
     std::fs::remove_dir_all(build).ok();
     Ok(())
-}
-
-impl Target {
-    /// Remove the local copies of remote inputs.
-    pub fn remove_downloads(&self) {
-        if let Some(d) = &self.downloads {
-            std::fs::remove_dir_all(d.parent().unwrap_or(d)).ok();
-        }
-    }
 }

@@ -33,7 +33,7 @@ pub enum DiscoverError {
     EmptyFolder(String),
     #[error("no Parquet objects found at {0:?}")]
     NoObjects(String),
-    /// Listing or downloading objects; `context` says which.
+    /// Listing objects; `context` says which.
     #[error("{context}")]
     Remote {
         context: String,
@@ -67,8 +67,8 @@ pub struct InputFile {
     pub modified: Option<SystemTime>,
     /// Object stores' entity tag (`None` for local files).
     pub etag: Option<String>,
-    /// The object's URL (`s3://bucket/key`) when the file lives in an object store; `path`
-    /// is then where [`fetch_remote`] puts a local copy.
+    /// The object's URL (`s3://bucket/key`) when the file lives in an object store; it is
+    /// then read by byte ranges (see [`super::remote`]) and `path` is unused.
     pub remote: Option<String>,
 }
 
@@ -362,36 +362,6 @@ fn discover_remote(arg: &str) -> Result<Vec<InputFile>> {
         return Err(DiscoverError::NoObjects(arg.to_string()));
     }
     Ok(files)
-}
-
-/// Download a remote input into `dir` (named by its key's hash) and point `path` at it.
-/// Local inputs are left as they are.
-pub fn fetch_remote(file: &mut InputFile, dir: &Path) -> Result<()> {
-    use object_store::ObjectStoreExt;
-    let Some(url) = file.remote.clone() else {
-        return Ok(());
-    };
-    let (_, key) = crate::store::split_url(&url);
-    let s3 = crate::store::s3_client(&url)?;
-    let rt = crate::store::runtime()?;
-    let bytes = rt
-        .block_on(async {
-            let r = s3
-                .get(&object_store::path::Path::from(key.as_str()))
-                .await?;
-            r.bytes().await
-        })
-        .map_err(|source| DiscoverError::Remote {
-            context: format!("cannot download {url}"),
-            source,
-        })?;
-    std::fs::create_dir_all(dir)
-        .map_err(io_error(format!("cannot create folder {}", dir.display())))?;
-    let local = dir.join(format!("{}.parquet", crate::layout::file_id(&file.key)));
-    std::fs::write(&local, &bytes)
-        .map_err(io_error(format!("cannot write {}", local.display())))?;
-    file.path = local;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use parquet::arrow::arrow_reader::{
 use super::columns::{CaptionColumn, ImageLayout};
 use super::discover::InputFile;
 use super::mapped::{MappedFile, DEFAULT_MAP_MIN_BYTES};
+use super::remote::{fetch_error_of, BytesFetched, FetchError, RemoteObject, RemoteReader};
 use crate::config::Columns;
 
 /// Column names lakeaug writes itself; an input column with one of these names would be
@@ -68,6 +69,11 @@ pub enum InputError {
         first_row: u64,
         reason: String,
     },
+    /// A ranged GET of a remote input failed (after the store's retries): not a damaged
+    /// file, so `--on-bad-file skip` does not skip it; the run (or cluster task) fails and
+    /// a rerun goes on.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
     /// The pages hold another number of rows than the footer says.
     #[error("{file}: the footer says the file ends at row {expected}, its pages end at row {found}; the file is damaged (rewrite it)")]
     RowCountMismatch {
@@ -75,6 +81,18 @@ pub enum InputError {
         expected: u64,
         found: u64,
     },
+}
+
+impl InputError {
+    /// A failed fetch of a remote input's bytes, not a problem of the file.
+    pub fn is_fetch(&self) -> bool {
+        matches!(self, InputError::Fetch(_))
+    }
+
+    /// A failed fetch that may succeed when tried again (see [`FetchError::is_transient`]).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, InputError::Fetch(e) if e.is_transient())
+    }
 }
 
 /// The text of a caught panic's payload.
@@ -97,30 +115,67 @@ pub struct OpenedInput {
     pub id_index: Option<usize>,
     pub image_layout: ImageLayout,
     metadata: ArrowReaderMetadata,
+    /// Where a remote input's bytes come from (`None` for a local file).
+    remote: Option<Arc<RemoteObject>>,
+    /// Bytes fetched from remote inputs, counted for the run or task that opened this.
+    fetched: BytesFetched,
 }
 
 impl OpenedInput {
     /// Read the footer and check the image, caption and id columns. No row data is read.
     pub fn open(file: &InputFile, columns: &Columns) -> Result<OpenedInput, InputError> {
+        OpenedInput::open_counting(file, columns, &BytesFetched::default())
+    }
+
+    /// [`OpenedInput::open`] counting the bytes fetched from a remote input, now and when
+    /// its batches are read, in `fetched`. A remote input's footer is read by ranged GETs
+    /// (see [`super::remote`]); nothing is downloaded whole.
+    pub fn open_counting(
+        file: &InputFile,
+        columns: &Columns,
+        fetched: &BytesFetched,
+    ) -> Result<OpenedInput, InputError> {
         let name = || file.display.clone();
-        let handle = File::open(&file.path).map_err(|e| InputError::Open {
-            file: name(),
-            reason: e.to_string(),
-        })?;
+        let remote = match RemoteObject::of(file, fetched) {
+            Some(Ok(object)) => Some(Arc::new(object)),
+            Some(Err(e)) => {
+                return Err(InputError::Open {
+                    file: name(),
+                    reason: e.to_string(),
+                })
+            }
+            None => None,
+        };
+        let handle = match &remote {
+            Some(_) => None,
+            None => Some(File::open(&file.path).map_err(|e| InputError::Open {
+                file: name(),
+                reason: e.to_string(),
+            })?),
+        };
         // A hostile footer must not take the run down: a panic in the thrift decoder is a
         // file that is not readable Parquet.
-        let loaded = std::panic::catch_unwind(|| {
-            ArrowReaderMetadata::load(&handle, ArrowReaderOptions::new())
-        })
-        .unwrap_or_else(|payload| {
-            Err(parquet::errors::ParquetError::General(format!(
-                "the footer decoder failed: {}",
-                panic_message(payload.as_ref())
-            )))
-        });
-        let metadata = loaded.map_err(|e| InputError::NotParquet {
-            file: name(),
-            reason: e.to_string(),
+        // (Unwind safety: a panic only leaves the footer unread; nothing is reused.)
+        let loaded =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match (&remote, &handle) {
+                (Some(object), _) => object.load_metadata(ArrowReaderOptions::new()),
+                (None, Some(handle)) => {
+                    ArrowReaderMetadata::load(handle, ArrowReaderOptions::new())
+                }
+                (None, None) => unreachable!("a local file has a handle"),
+            }))
+            .unwrap_or_else(|payload| {
+                Err(parquet::errors::ParquetError::General(format!(
+                    "the footer decoder failed: {}",
+                    panic_message(payload.as_ref())
+                )))
+            });
+        let metadata = loaded.map_err(fetch_error_of).map_err(|e| match e {
+            Ok(fetch) => InputError::Fetch(fetch),
+            Err(e) => InputError::NotParquet {
+                file: name(),
+                reason: e.to_string(),
+            },
         })?;
         let file_schema = metadata.schema().clone();
 
@@ -190,7 +245,15 @@ impl OpenedInput {
             id_index,
             image_layout,
             metadata,
+            remote,
+            fetched: fetched.clone(),
         })
+    }
+
+    /// Bytes fetched from remote inputs so far by everything counting with this input
+    /// (see [`OpenedInput::open_counting`]); 0 for local files.
+    pub fn bytes_fetched(&self) -> u64 {
+        self.fetched.get()
     }
 
     /// A fingerprint of the footer (schema, row groups, sizes), to notice changed files.
@@ -258,55 +321,65 @@ impl OpenedInput {
     {
         debug_assert!(start.is_multiple_of(2), "batches start at even rows");
         let display = self.file.display.clone();
-        let handle = File::open(&self.file.path).map_err(|e| InputError::Open {
-            file: display.clone(),
-            reason: e.to_string(),
-        })?;
         let (metadata, schema) = self.read_plan();
-        let handle = MappedFile::new(
-            handle,
-            &display,
-            self.metadata.metadata(),
-            DEFAULT_MAP_MIN_BYTES,
-        );
-        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata)
-            .with_batch_size(even_batch_size(batch_size));
-        let footer_rows: u64 = self
-            .metadata
-            .metadata()
+        let footer = self.metadata.metadata();
+        let footer_rows: u64 = footer
             .row_groups()
             .iter()
             .map(|rg| rg.num_rows().max(0) as u64)
             .sum();
-        if start > 0 {
-            let mut groups = Vec::new();
-            let mut first_row_of_kept = None;
-            let mut row = 0u64;
-            for (i, rg) in self.metadata.metadata().row_groups().iter().enumerate() {
-                let n = rg.num_rows().max(0) as u64;
-                if row + n > start {
-                    groups.push(i);
-                    first_row_of_kept.get_or_insert(row);
-                }
-                row += n;
+        // From `start` on: the row groups that hold rows from it, and the rows of the first
+        // of them to skip.
+        let mut groups = Vec::new();
+        let mut first_row_of_kept = None;
+        let mut row = 0u64;
+        for (i, rg) in footer.row_groups().iter().enumerate() {
+            let n = rg.num_rows().max(0) as u64;
+            if row + n > start {
+                groups.push(i);
+                first_row_of_kept.get_or_insert(row);
             }
-            let kept_from = first_row_of_kept.unwrap_or(row);
-            let kept_rows = row.saturating_sub(kept_from);
-            let skip = (start.min(row) - kept_from) as usize;
-            builder = builder
-                .with_row_groups(groups)
-                .with_row_selection(RowSelection::from(vec![
+            row += n;
+        }
+        let kept_from = first_row_of_kept.unwrap_or(row);
+        let kept_rows = row.saturating_sub(kept_from);
+        let skip = (start.min(row) - kept_from) as usize;
+        let from_start = (start > 0).then(|| {
+            (
+                groups.clone(),
+                RowSelection::from(vec![
                     RowSelector::skip(skip),
                     RowSelector::select(kept_rows as usize - skip),
-                ]));
-        }
-        let reader = builder.build().map_err(|e| InputError::NotParquet {
+                ]),
+            )
+        });
+        let batch_size = even_batch_size(batch_size);
+        let not_parquet = |e: parquet::errors::ParquetError| InputError::NotParquet {
             file: display.clone(),
             reason: e.to_string(),
-        })?;
+        };
+        let (reader, remote) = match &self.remote {
+            Some(object) => {
+                let chunks = RemoteReader::new(object.clone(), footer, groups);
+                let reader = build_reader(chunks.clone(), metadata, batch_size, from_start)
+                    .map_err(not_parquet)?;
+                (reader, Some(chunks))
+            }
+            None => {
+                let handle = File::open(&self.file.path).map_err(|e| InputError::Open {
+                    file: display.clone(),
+                    reason: e.to_string(),
+                })?;
+                let handle = MappedFile::new(handle, &display, footer, DEFAULT_MAP_MIN_BYTES);
+                let reader =
+                    build_reader(handle, metadata, batch_size, from_start).map_err(not_parquet)?;
+                (reader, None)
+            }
+        };
         let partitions = self.file.partition_values.clone();
         let checked = CheckedBatches {
             reader: Some(reader),
+            remote,
             file: display.clone(),
             next_row: start,
             end_row: footer_rows.max(start),
@@ -325,6 +398,24 @@ impl OpenedInput {
     }
 }
 
+/// Parquet's reader over `handle` with the footer `metadata`, in batches of `batch_size`,
+/// from the row groups and selection of `from_start` when given (else the whole file).
+fn build_reader<T: parquet::file::reader::ChunkReader + 'static>(
+    handle: T,
+    metadata: ArrowReaderMetadata,
+    batch_size: usize,
+    from_start: Option<(Vec<usize>, RowSelection)>,
+) -> Result<ParquetRecordBatchReader, parquet::errors::ParquetError> {
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata)
+        .with_batch_size(batch_size);
+    if let Some((groups, selection)) = from_start {
+        builder = builder
+            .with_row_groups(groups)
+            .with_row_selection(selection);
+    }
+    builder.build()
+}
+
 /// The batches of a file's reader, each with its first row, checked against the footer:
 /// a panic inside the decoder (arrow/parquet on a corrupt page) becomes
 /// [`InputError::Corrupt`], and more or fewer rows than the footer's row counts become
@@ -332,6 +423,9 @@ impl OpenedInput {
 struct CheckedBatches {
     /// `None` once ended.
     reader: Option<ParquetRecordBatchReader>,
+    /// A remote input's byte ranges: a read error caused by a failed GET is
+    /// [`InputError::Fetch`], not a damaged file.
+    remote: Option<RemoteReader>,
     file: String,
     /// The file row of the next batch's first row.
     next_row: u64,
@@ -366,11 +460,16 @@ impl Iterator for CheckedBatches {
             })),
             Ok(None) if first_row != self.end_row => Some(Err(self.mismatch(first_row))),
             Ok(None) => None,
-            Ok(Some(Err(e))) => Some(Err(InputError::Read {
-                file: self.file.clone(),
-                first_row,
-                reason: e.to_string(),
-            })),
+            Ok(Some(Err(e))) => Some(Err(
+                match self.remote.as_ref().and_then(|r| r.take_fetch_error()) {
+                    Some(fetch) => InputError::Fetch(fetch),
+                    None => InputError::Read {
+                        file: self.file.clone(),
+                        first_row,
+                        reason: e.to_string(),
+                    },
+                },
+            )),
             Ok(Some(Ok(batch))) => {
                 self.next_row += batch.num_rows() as u64;
                 if self.next_row > self.end_row {

@@ -11,7 +11,7 @@ mod local;
 mod s3;
 
 pub use local::LocalStore;
-pub use s3::{runtime, s3_client, split_url, S3Store};
+pub use s3::{input_client, io_runtime, runtime, s3_client, split_url, S3Store};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

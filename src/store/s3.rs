@@ -88,6 +88,39 @@ pub fn runtime() -> StoreResult<tokio::runtime::Runtime> {
         .map_err(StoreError::Runtime)
 }
 
+/// The runtime that reads of remote inputs block on (see `crate::read::remote`), one per
+/// process: its two I/O threads keep the clients' connections alive between reads. Block
+/// on it only from threads outside any tokio runtime's workers (the reader thread, the
+/// main thread, a cluster task's blocking thread).
+pub fn io_runtime() -> &'static tokio::runtime::Runtime {
+    static IO: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    IO.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("lakeaug-io")
+            .enable_all()
+            .build()
+            // Only fails when the process cannot start threads at all.
+            .expect("cannot start the I/O runtime for remote inputs")
+    })
+}
+
+/// The S3 client for reading the objects of `url`'s bucket, one per bucket and process
+/// (built as [`s3_client`] builds it, so with the same retries and backoff), so that the
+/// inputs of a run share its connections.
+pub fn input_client(url: &str) -> StoreResult<Arc<dyn ObjectStore>> {
+    static CLIENTS: std::sync::Mutex<Vec<(String, Arc<dyn ObjectStore>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let (bucket, _) = split_url(url);
+    let mut clients = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, c)) = clients.iter().find(|(b, _)| *b == bucket) {
+        return Ok(c.clone());
+    }
+    let client: Arc<dyn ObjectStore> = Arc::new(s3_client(url)?);
+    clients.push((bucket, client.clone()));
+    Ok(client)
+}
+
 impl S3Store {
     pub fn open(url: &str) -> StoreResult<S3Store> {
         let (_, prefix) = split_url(url);

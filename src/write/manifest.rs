@@ -55,6 +55,10 @@ pub struct Manifest {
     pub unchanged_files: u64,
     /// Whether this run rebuilt the whole dataset (`--full`).
     pub full_rebuild: bool,
+    /// Bytes fetched from remote (`s3://`) inputs: footers and the row groups read, by
+    /// byte ranges (by the cluster's executors too). 0 for local inputs.
+    #[serde(default)]
+    pub input_bytes_fetched: u64,
 }
 
 impl ManifestInput {
@@ -102,6 +106,7 @@ impl Manifest {
             rejects_files: Vec::new(),
             unchanged_files: 0,
             full_rebuild: false,
+            input_bytes_fetched: 0,
         }
     }
 

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::cluster::{Cluster, Proc};
-use crate::common::moto::{s3_env, Moto};
+use crate::common::moto::Env;
 use crate::common::{assert_same_values, read_dir_batches};
 use lakeaug::state::{FileRecord, State};
 use lakeaug::store::LocalStore;
@@ -163,8 +163,8 @@ fn a_cluster_run_equals_a_local_run_and_goes_on_incrementally() {
 }
 
 /// The keys of an S3 output's parts and rejects, relative to the output, sorted.
-fn part_keys(moto: &Moto, python: &Path, bucket: &str, prefix: &str) -> Vec<String> {
-    moto.helper(python, &["keys", bucket, &format!("{prefix}/")])
+fn part_keys(env: &Env, bucket: &str, prefix: &str) -> Vec<String> {
+    env.helper(&["keys", bucket, &format!("{prefix}/")])
         .lines()
         .filter_map(|k| k.strip_prefix(&format!("{prefix}/")).map(str::to_string))
         .filter(|k| k.starts_with("scheme=") || k.starts_with("_rejects/"))
@@ -175,34 +175,27 @@ fn part_keys(moto: &Moto, python: &Path, bucket: &str, prefix: &str) -> Vec<Stri
 /// the executors and the output written there, and it equals a local run's value for value.
 #[test]
 fn a_cluster_run_from_and_to_s3_equals_a_local_run() {
-    let Some(python) = common::venv::python_with("tests/s3/requirements.txt", ".lakeaug-s3-ready")
-    else {
-        eprintln!("\n\n!!! SKIPPING the cluster S3 test: no python3 on this machine (CI has one) !!!\n\n");
+    let Some(env) = Env::start() else {
         return;
     };
-    let moto = Moto::start(&python);
-    let env = s3_env(&moto.endpoint);
     let dir = tempfile::tempdir().unwrap();
     let lake = lake_of_four(dir.path());
-    moto.helper(&python, &["mkbucket", "lake"]);
-    moto.helper(&python, &["mkbucket", "out"]);
+    env.helper(&["mkbucket", "lake"]);
+    env.helper(&["mkbucket", "out"]);
     for name in ["a.parquet", "b.parquet", "big.parquet", "d.parquet"] {
         let local = lake.join(name);
-        moto.helper(&python, &["upload", local.to_str().unwrap(), "lake", &format!("in/{name}")]);
+        env.helper(&["upload", local.to_str().unwrap(), "lake", &format!("in/{name}")]);
     }
-    let cluster = Cluster::start_with_env(&dir.path().join("cluster"), 2, false, &env);
+    let cluster = Cluster::start_with_env(&dir.path().join("cluster"), 2, false, &env.vars());
     let summary = dir.path().join("summary.json");
     let run = |output: &str, on_cluster: bool| {
-        let mut c = common::small_run::small_run();
-        c.args(["--input", "s3://lake/in", "--output", output])
-            .args(CHUNKS)
-            .arg("--summary-json")
-            .arg(&summary)
-            .envs(env.iter().map(|(k, v)| (k, v)));
+        let mut args = vec!["--input", "s3://lake/in", "--output", output];
+        args.extend(CHUNKS);
+        args.extend(["--summary-json", summary.to_str().unwrap()]);
         if on_cluster {
-            c.args(["--cluster", &cluster.url, "--cluster-jobs", "3"]);
+            args.extend(["--cluster", &cluster.url, "--cluster-jobs", "3"]);
         }
-        c.output().unwrap()
+        env.lakeaug(&args, &[])
     };
 
     let local = run("s3://out/reference", false);
@@ -219,10 +212,10 @@ fn a_cluster_run_from_and_to_s3_equals_a_local_run() {
     assert_eq!(executors.len(), 2, "both executors ran chunks: {executors:?}");
 
     // Same part and reject files, and pyarrow reads the same values from both.
-    let reference = part_keys(&moto, &python, "out", "reference");
+    let reference = part_keys(&env, "out", "reference");
     assert!(reference.iter().any(|k| k.starts_with("_rejects/")), "{reference:?}");
-    assert_eq!(part_keys(&moto, &python, "out", "cluster"), reference);
-    moto.helper(&python, &["compare", "out/reference", "out/cluster"]);
+    assert_eq!(part_keys(&env, "out", "cluster"), reference);
+    env.helper(&["compare", "out/reference", "out/cluster"]);
 
     // Nothing new: exit 3.
     let again = run("s3://out/cluster", true);

@@ -21,6 +21,7 @@ mod nightly_docs;
 mod report;
 mod run_e2e;
 mod s3;
+mod s3_ranges;
 mod schemes_e2e;
 mod simd;
 mod sql_cli;

@@ -7,44 +7,10 @@
 //! Skips, loudly, only when no `python3` exists at all; CI has one, so there it runs.
 
 use crate::common;
-use crate::common::moto::{s3_env, Moto};
+use crate::common::moto::{code, root, Env};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-struct Env {
-    python: PathBuf,
-    moto: Moto,
-    home: tempfile::TempDir,
-}
-
-impl Env {
-    fn helper(&self, args: &[&str]) -> String {
-        self.moto.helper(&self.python, args)
-    }
-
-    /// `c` with only the environment the tests set: the moto endpoint and test
-    /// credentials, no credentials or profiles of the machine.
-    fn isolated<'c>(&self, c: &'c mut Command) -> &'c mut Command {
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .envs(s3_env(&self.moto.endpoint))
-    }
-
-    fn lakeaug(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-        let mut c = common::small_run::small_run();
-        self.isolated(c.args(args));
-        for (k, v) in extra_env {
-            c.env(k, v);
-        }
-        c.output().unwrap()
-    }
-}
 
 impl Env {
     /// Run `s3://lake/in` into `s3://out/ds`, expecting exit code `want`; the summary JSON.
@@ -115,21 +81,10 @@ fn input_file(dir: &Path, name: &str, rows: usize, salt: u32) -> PathBuf {
     path
 }
 
-fn code(o: &Output) -> Option<i32> {
-    o.status.code()
-}
-
 #[test]
 fn s3_full_incremental_killed_and_read_back_with_pyarrow() {
-    let Some(python) = common::venv::python_with("tests/s3/requirements.txt", ".lakeaug-s3-ready")
-    else {
-        eprintln!("\n\n!!! SKIPPING the S3 tests: no python3 on this machine (CI has one) !!!\n\n");
+    let Some(env) = Env::start() else {
         return;
-    };
-    let env = Env {
-        moto: Moto::start(&python),
-        python,
-        home: tempfile::tempdir().unwrap(),
     };
     let local = tempfile::tempdir().unwrap();
     env.helper(&["mkbucket", "lake"]);
@@ -283,27 +238,7 @@ fn documented_cronjob_script_runs_as_written(env: &Env) {
 /// child process of this test binary with the server's settings in its environment
 /// (setting them here would leak into the other tests running in this binary).
 fn stale_lock_takeovers_race_with_one_winner(env: &Env) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "s3::stale_lock_race_child",
-            "--include-ignored",
-            "--nocapture",
-        ])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", &env.moto.endpoint)
-        .env("HOME", env.home.path())
-        .env("LAKEAUG_TEST_MOTO", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "the stale-lock race failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.run_child("s3::stale_lock_race_child", "the stale-lock race");
 }
 
 /// The body of [`stale_lock_takeovers_race_with_one_winner`], run only as its child.
