@@ -95,7 +95,8 @@ struct ExecutorArgs {
     /// Host name the scheduler and driver reach this executor by [default: the bind host].
     #[arg(long, value_name = "HOST")]
     external_host: Option<String>,
-    /// Folder for the executor's scratch files (copies of s3:// inputs being read).
+    /// Folder for the executor's scratch files (Ballista's shuffle files of distributed
+    /// queries; chunk tasks read s3:// inputs by ranges and copy nothing here).
     #[arg(long, value_name = "DIR")]
     work_dir: PathBuf,
     /// Tasks run at once, and threads each task's rows are augmented on.
