@@ -6,7 +6,11 @@
 //! small [`TableProvider`] of its own: one partition per input file, read front to
 //! back with the parquet crate so `source_row` is the 0-based physical row. Only the
 //! projected columns are decoded, so a caption join never reads image bytes.
+//!
+//! The scan is [`SourceScanExec`], made of a serializable [`SourceScanSpec`], so that
+//! `lakeaug query --cluster` can send it to executors (which open the files by path).
 
+use std::fmt;
 use std::fs::File;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -17,14 +21,20 @@ use arrow::array::{new_null_array, ArrayRef, Int64Array, RecordBatch, StringArra
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Expr, TableType};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
-use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
-use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    SendableRecordBatchStream,
+};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+use serde::{Deserialize, Serialize};
 
 use super::error::SqlError;
 
@@ -34,7 +44,7 @@ pub const SOURCE_FILE: &str = "source_file";
 pub const SOURCE_ROW: &str = "source_row";
 
 /// One input Parquet file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceFile {
     /// Where to open the file.
     pub path: PathBuf,
@@ -60,7 +70,8 @@ pub fn discover_sources(args: &[String]) -> Result<Vec<SourceFile>, SqlError> {
     Ok(files
         .into_iter()
         .map(|f| SourceFile {
-            path: f.path,
+            // Absolute: a cluster's executors open it from another working folder.
+            path: std::path::absolute(&f.path).unwrap_or(f.path),
             display: f.display,
             partition_values: f.partition_values,
         })
@@ -152,29 +163,13 @@ impl SourceTable {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
         };
-        let projected = Arc::new(self.schema.project(&indices)?);
-        let partitions: Vec<Arc<dyn PartitionStream>> = self
-            .files
-            .iter()
-            .map(|f| {
-                Arc::new(FilePartition {
-                    file: f.clone(),
-                    table_schema: Arc::clone(&self.schema),
-                    n_file_fields: self.n_file_fields,
-                    partition_cols: self.partition_cols.clone(),
-                    indices: indices.clone(),
-                    schema: Arc::clone(&projected),
-                }) as Arc<dyn PartitionStream>
-            })
-            .collect();
-        Ok(Arc::new(StreamingTableExec::try_new(
-            projected,
-            partitions,
-            None,
-            vec![],
-            false,
-            None,
-        )?))
+        Ok(Arc::new(SourceScanExec::try_new(SourceScanSpec {
+            files: self.files.clone(),
+            table_schema: Arc::clone(&self.schema),
+            n_file_fields: self.n_file_fields,
+            partition_cols: self.partition_cols.clone(),
+            indices,
+        })?))
     }
 }
 
@@ -208,6 +203,159 @@ impl TableProvider for SourceTable {
     }
 }
 
+/// Everything a [`SourceScanExec`] needs, and all it is made of: serializable, so the
+/// cluster codec can carry the scan to executors (which open the files by path).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceScanSpec {
+    /// The input files, one partition each, in `source` order.
+    pub files: Vec<SourceFile>,
+    /// The whole table's schema (see [`SourceTable`]).
+    #[serde(with = "ipc_schema")]
+    pub table_schema: SchemaRef,
+    /// Number of leading `table_schema` fields that come from the files themselves.
+    pub n_file_fields: usize,
+    /// Names of the partition columns (after the file fields).
+    pub partition_cols: Vec<String>,
+    /// Projected table column indices, in output order.
+    pub indices: Vec<usize>,
+}
+
+/// A schema as the bytes of an empty Arrow IPC stream (Arrow's own schema encoding).
+mod ipc_schema {
+    use std::sync::Arc;
+
+    use arrow::datatypes::SchemaRef;
+    use arrow::ipc::reader::StreamReader;
+    use arrow::ipc::writer::StreamWriter;
+    use serde::{de::Error as _, ser::Error as _, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(schema: &SchemaRef, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = Vec::new();
+        StreamWriter::try_new(&mut buf, schema)
+            .and_then(|mut w| w.finish())
+            .map_err(S::Error::custom)?;
+        s.serialize_bytes(&buf)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SchemaRef, D::Error> {
+        let buf = Vec::<u8>::deserialize(d)?;
+        let reader =
+            StreamReader::try_new(std::io::Cursor::new(buf), None).map_err(D::Error::custom)?;
+        Ok(Arc::clone(&reader.schema()))
+    }
+}
+
+/// The `source` table's scan: one partition per input file, read front to back on a
+/// blocking thread (see [`FilePartition::read`]).
+#[derive(Debug)]
+pub struct SourceScanExec {
+    spec: SourceScanSpec,
+    /// The projected output schema.
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl SourceScanExec {
+    /// Checks that `spec` is consistent (it may come from another process).
+    pub fn try_new(spec: SourceScanSpec) -> DfResult<Self> {
+        let width = spec.table_schema.fields().len();
+        if spec.n_file_fields + spec.partition_cols.len() + 2 != width
+            || spec.indices.iter().any(|&i| i >= width)
+        {
+            return Err(DataFusionError::Internal(format!(
+                "inconsistent source scan: {width} table columns, {} file columns, {} partition columns, projection {:?}",
+                spec.n_file_fields,
+                spec.partition_cols.len(),
+                spec.indices
+            )));
+        }
+        let schema = Arc::new(spec.table_schema.project(&spec.indices)?);
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(spec.files.len()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(Self {
+            spec,
+            schema,
+            properties: Arc::new(properties),
+        })
+    }
+
+    /// What the scan is made of.
+    pub fn spec(&self) -> &SourceScanSpec {
+        &self.spec
+    }
+}
+
+impl DisplayAs for SourceScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let names: Vec<&str> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        write!(
+            f,
+            "LakeaugSourceScanExec: {} files, projection=[{}]",
+            self.spec.files.len(),
+            names.join(", ")
+        )
+    }
+}
+
+impl ExecutionPlan for SourceScanExec {
+    fn name(&self) -> &'static str {
+        "LakeaugSourceScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        let Some(file) = self.spec.files.get(partition) else {
+            return Err(DataFusionError::Internal(format!(
+                "LakeaugSourceScanExec has {} partitions, asked for {partition}",
+                self.spec.files.len()
+            )));
+        };
+        let job = FilePartition {
+            file: file.clone(),
+            table_schema: Arc::clone(&self.spec.table_schema),
+            n_file_fields: self.spec.n_file_fields,
+            partition_cols: self.spec.partition_cols.clone(),
+            indices: self.spec.indices.clone(),
+            schema: Arc::clone(&self.schema),
+        };
+        Ok(job.stream())
+    }
+}
+
 /// One input file as a stream of projected batches.
 #[derive(Debug, Clone)]
 struct FilePartition {
@@ -221,19 +369,14 @@ struct FilePartition {
     schema: SchemaRef,
 }
 
-impl PartitionStream for FilePartition {
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+impl FilePartition {
+    fn stream(self) -> SendableRecordBatchStream {
         let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.schema), 2);
         let tx = builder.tx();
-        let job = self.clone();
         // Parquet decoding is blocking work: keep it off the async worker threads.
         builder.spawn_blocking(move || {
             let mut emit = |batch: DfResult<RecordBatch>| tx.blocking_send(batch).is_ok();
-            if let Err(e) = job.read(&mut emit) {
+            if let Err(e) = self.read(&mut emit) {
                 // The receiver may be gone (query cancelled); nothing left to do then.
                 let _ = emit(Err(e));
             }

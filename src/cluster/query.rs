@@ -1,0 +1,131 @@
+//! `lakeaug query --cluster`: SQL over an output folder, run on a Ballista cluster.
+//!
+//! The client builds the same session as a local query, with Ballista's settings
+//! ([`SessionConfigExt::new_with_ballista`]: no round-robin repartitions, no dynamic
+//! filters, which cannot cross stages) and `--cluster-partitions` partitions. It plans
+//! each query physically here, so the committed-snapshot listing happens here and the
+//! plan carries explicit file lists; the plan goes to the scheduler
+//! ([`execute_physical_plan`]), which splits it into stages at its repartitions and runs
+//! them on the executors. lakeaug's own parts of a plan (the `source` scan, the UDFs)
+//! travel through [`LakeaugCodec`]. A plan that cannot be sent is an error, never run
+//! here instead.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use ballista_core::execution_plans::execute_physical_plan;
+use ballista_core::extension::SessionConfigExt;
+use datafusion::error::DataFusionError;
+use datafusion::physical_plan::streaming::StreamingTableExec;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_proto::physical_plan::AsExecutionPlan;
+use datafusion_proto::protobuf::PhysicalPlanNode;
+use futures::future::BoxFuture;
+use futures::TryStreamExt;
+
+use super::codec::LakeaugCodec;
+use super::{scheduler_url, ClusterError};
+use crate::sql::PlanRunner;
+
+/// Runs query plans on the Ballista cluster at a scheduler.
+#[derive(Debug)]
+pub struct ClusterQuery {
+    /// The scheduler's gRPC URL (`http://HOST:PORT`).
+    url: String,
+    /// Target partitions of the plans.
+    partitions: usize,
+    codec: Arc<LakeaugCodec>,
+    /// Ballista session of this process's queries.
+    session_id: String,
+}
+
+impl ClusterQuery {
+    /// Queries for the scheduler at `url` (`HOST:PORT`, `df://HOST:PORT`), planned with
+    /// `partitions` target partitions.
+    pub fn new(url: &str, partitions: usize) -> Result<ClusterQuery, ClusterError> {
+        let (url, _, _) = scheduler_url(url)?;
+        Ok(ClusterQuery {
+            url,
+            partitions: partitions.max(1),
+            codec: LakeaugCodec::shared(),
+            session_id: format!(
+                "lakeaug-query-{}-{}",
+                crate::state::lock::host_name(),
+                std::process::id()
+            ),
+        })
+    }
+
+    /// Fails, before anything is submitted, when `plan` cannot be sent to the cluster.
+    fn check_sendable(&self, plan: &Arc<dyn ExecutionPlan>) -> Result<(), DataFusionError> {
+        let Err(e) =
+            PhysicalPlanNode::try_from_physical_plan(Arc::clone(plan), self.codec.as_ref())
+        else {
+            return Ok(());
+        };
+        let hint = if has_node::<StreamingTableExec>(plan) {
+            " information_schema tables (SHOW TABLES, SHOW COLUMNS, information_schema.*) live in this process only: query them without --cluster."
+        } else {
+            ""
+        };
+        Err(DataFusionError::Plan(format!(
+            "this query cannot run on the cluster: a part of its plan cannot be sent to the executors ({e}).{hint}"
+        )))
+    }
+}
+
+/// Whether `plan` has a node of type `T`.
+fn has_node<T: ExecutionPlan>(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    plan.downcast_ref::<T>().is_some() || plan.children().into_iter().any(has_node::<T>)
+}
+
+/// The cluster's error, with what to check when an executor could not open a file.
+fn on_cluster(url: &str, e: DataFusionError) -> DataFusionError {
+    let message = e.to_string();
+    let hint = if ["No such file", "not found", "NotFound"]
+        .iter()
+        .any(|m| message.contains(m))
+    {
+        " (executors open the output's files by the path this process sees: the output folder, and --source, must be on a file system every executor mounts at the same path)"
+    } else {
+        ""
+    };
+    DataFusionError::Execution(format!(
+        "the cluster at {url} could not run the query: {message}{hint}"
+    ))
+}
+
+impl PlanRunner for ClusterQuery {
+    fn session_config(&self) -> SessionConfig {
+        SessionConfig::new_with_ballista()
+            .with_target_partitions(self.partitions)
+            .with_ballista_physical_extension_codec(self.codec.clone())
+    }
+
+    fn collect<'a>(
+        &'a self,
+        ctx: &'a SessionContext,
+        plan: Arc<dyn ExecutionPlan>,
+    ) -> BoxFuture<'a, Result<Vec<RecordBatch>, DataFusionError>> {
+        Box::pin(async move {
+            self.check_sendable(&plan)?;
+            // The session's settings as they are now (a `SET` before the query counts).
+            let config = ctx.copied_config();
+            let stream = execute_physical_plan::<PhysicalPlanNode>(
+                self.url.clone(),
+                &config.ballista_config(),
+                plan,
+                self.codec.as_ref(),
+                self.session_id.clone(),
+                config,
+            )
+            .await
+            .map_err(|e| on_cluster(&self.url, e))?;
+            stream
+                .try_collect()
+                .await
+                .map_err(|e| on_cluster(&self.url, e))
+        })
+    }
+}
