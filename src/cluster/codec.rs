@@ -123,7 +123,15 @@ impl PhysicalExtensionCodec for LakeaugCodec {
         };
         Ok(match open::<Node>(json, "plan node")? {
             Node::Task(task) => Arc::new(ChunkExec::new(task)),
-            Node::SourceScan(spec) => Arc::new(SourceScanExec::try_new(spec)?),
+            Node::SourceScan(spec) => {
+                let [work_list] = inputs else {
+                    return Err(DataFusionError::Internal(format!(
+                        "a source scan has one input (its work list), got {}",
+                        inputs.len()
+                    )));
+                };
+                Arc::new(SourceScanExec::with_input(spec, Arc::clone(work_list))?)
+            }
         })
     }
 
@@ -317,11 +325,14 @@ mod tests {
             let scan = scan_of(&plan).expect("a source scan in the plan");
             let converter = DefaultPhysicalProtoConverter {};
             let mut buf = Vec::new();
-            codec.try_encode(scan, &mut buf, &converter).unwrap();
+            codec
+                .try_encode(scan.clone(), &mut buf, &converter)
+                .unwrap();
             assert!(buf.starts_with(MARKER));
             let task_ctx = elsewhere.task_ctx();
+            let work_list = scan.children()[0].clone();
             let e = codec
-                .try_decode(&other_version(&buf), &[], &task_ctx, &converter)
+                .try_decode(&other_version(&buf), &[work_list], &task_ctx, &converter)
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("lakeaug version mismatch"), "{e}");

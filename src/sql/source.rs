@@ -7,8 +7,9 @@
 //! back with the parquet crate so `source_row` is the 0-based physical row. Only the
 //! projected columns are decoded, so a caption join never reads image bytes.
 //!
-//! The scan is [`SourceScanExec`], made of a serializable [`SourceScanSpec`], so that
-//! `lakeaug query --cluster` can send it to executors (which open the files by path).
+//! The scan is [`SourceScanExec`], made of a serializable [`SourceScanSpec`] and a work
+//! list, so that `lakeaug query --cluster` can send it to executors (which open the files
+//! by path) and each task reads only its own files.
 
 use std::fmt;
 use std::fs::File;
@@ -17,21 +18,25 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use arrow::array::{new_null_array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::array::{new_null_array, ArrayRef, Int64Array, RecordBatch, StringArray, UInt32Array};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result as DfResult};
+use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Expr, TableType};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
+use datafusion::physical_plan::stream::{
+    RecordBatchReceiverStreamBuilder, RecordBatchStreamAdapter,
+};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
     SendableRecordBatchStream,
 };
+use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use serde::{Deserialize, Serialize};
@@ -245,47 +250,105 @@ mod ipc_schema {
     }
 }
 
-/// The `source` table's scan: one partition per input file, read front to back on a
-/// blocking thread (see [`FilePartition::read`]).
+/// The `source` table's scan: one partition per input file, each file read front to back
+/// on a blocking thread (see [`FilePartition::read`]).
+///
+/// Which files a partition reads comes from its one child, a work list: an in-memory
+/// table (`DataSourceExec` over `MemorySourceConfig`) with one row per file (its index in
+/// [`SourceScanSpec::files`]), one partition per file. A leaf Ballista does not know
+/// would be read whole by every task of a stage (its scheduler narrows only the leaves it
+/// knows, such as in-memory tables, to a task's partitions); as an interior node over a
+/// work list, each task reads just the files of its partitions.
 #[derive(Debug)]
 pub struct SourceScanExec {
-    spec: SourceScanSpec,
+    spec: Arc<SourceScanSpec>,
+    /// The work list: file indices (u32), as many partitions as this node has.
+    input: Arc<dyn ExecutionPlan>,
     /// The projected output schema.
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
 }
 
+/// The work list's one column.
+const FILE_INDEX: &str = "file_index";
+
+fn work_list_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new(
+        FILE_INDEX,
+        DataType::UInt32,
+        false,
+    )]))
+}
+
 impl SourceScanExec {
-    /// Checks that `spec` is consistent (it may come from another process).
+    /// A scan of `spec`'s files, one partition each.
     pub fn try_new(spec: SourceScanSpec) -> DfResult<Self> {
+        let partitions = (0..spec.files.len())
+            .map(|i| {
+                let index = UInt32Array::from(vec![i as u32]);
+                RecordBatch::try_new(work_list_schema(), vec![Arc::new(index)])
+                    .map(|batch| vec![batch])
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let input = MemorySourceConfig::try_new_exec(&partitions, work_list_schema(), None)?;
+        Self::with_input(spec, input)
+    }
+
+    /// A scan of `spec`'s files whose partitions read the files listed by `input`'s
+    /// (checks that `spec` is consistent: it may come from another process).
+    pub fn with_input(spec: SourceScanSpec, input: Arc<dyn ExecutionPlan>) -> DfResult<Self> {
         let width = spec.table_schema.fields().len();
         if spec.n_file_fields + spec.partition_cols.len() + 2 != width
             || spec.indices.iter().any(|&i| i >= width)
+            || input.schema().fields() != work_list_schema().fields()
         {
             return Err(DataFusionError::Internal(format!(
-                "inconsistent source scan: {width} table columns, {} file columns, {} partition columns, projection {:?}",
+                "inconsistent source scan: {width} table columns, {} file columns, {} partition columns, projection {:?}, work list {}",
                 spec.n_file_fields,
                 spec.partition_cols.len(),
-                spec.indices
+                spec.indices,
+                input.schema()
             )));
         }
         let schema = Arc::new(spec.table_schema.project(&spec.indices)?);
         let properties = PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(spec.files.len()),
+            Partitioning::UnknownPartitioning(
+                input.properties().output_partitioning().partition_count(),
+            ),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
         Ok(Self {
-            spec,
+            spec: Arc::new(spec),
+            input,
             schema,
             properties: Arc::new(properties),
         })
     }
 
-    /// What the scan is made of.
+    /// What the scan is made of (all but the work list, its child).
     pub fn spec(&self) -> &SourceScanSpec {
         &self.spec
+    }
+
+    /// The reader of file `index`.
+    fn file(&self, index: usize) -> DfResult<FilePartition> {
+        let spec = &self.spec;
+        let file = spec.files.get(index).ok_or_else(|| {
+            DataFusionError::Internal(format!(
+                "source scan: file {index} of {} asked for",
+                spec.files.len()
+            ))
+        })?;
+        Ok(FilePartition {
+            file: file.clone(),
+            table_schema: Arc::clone(&spec.table_schema),
+            n_file_fields: spec.n_file_fields,
+            partition_cols: spec.partition_cols.clone(),
+            indices: spec.indices.clone(),
+            schema: Arc::clone(&self.schema),
+        })
     }
 }
 
@@ -316,7 +379,13 @@ impl ExecutionPlan for SourceScanExec {
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
+        vec![&self.input]
+    }
+
+    /// Each partition is one file's rows in file order: the work list is never to be
+    /// repartitioned for parallelism (that would only move whole files around).
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
     }
 
     fn apply_expressions(
@@ -328,31 +397,62 @@ impl ExecutionPlan for SourceScanExec {
 
     fn with_new_children(
         self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        Ok(self)
+        let [input] = <[_; 1]>::try_from(children).map_err(|c| {
+            DataFusionError::Internal(format!(
+                "LakeaugSourceScanExec has one child, given {}",
+                c.len()
+            ))
+        })?;
+        Ok(Arc::new(Self::with_input(
+            self.spec.as_ref().clone(),
+            input,
+        )?))
     }
 
     fn execute(
         &self,
         partition: usize,
-        _context: Arc<TaskContext>,
+        context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
-        let Some(file) = self.spec.files.get(partition) else {
-            return Err(DataFusionError::Internal(format!(
-                "LakeaugSourceScanExec has {} partitions, asked for {partition}",
-                self.spec.files.len()
-            )));
-        };
-        let job = FilePartition {
-            file: file.clone(),
-            table_schema: Arc::clone(&self.spec.table_schema),
-            n_file_fields: self.spec.n_file_fields,
-            partition_cols: self.spec.partition_cols.clone(),
-            indices: self.spec.indices.clone(),
-            schema: Arc::clone(&self.schema),
-        };
-        Ok(job.stream())
+        let work = self.input.execute(partition, context)?;
+        let files: Vec<FilePartition> = (0..self.spec.files.len())
+            .map(|i| self.file(i))
+            .collect::<DfResult<_>>()?;
+        // The file indices this partition lists, in order, then each file's batches.
+        let indices = work
+            .map(|batch| {
+                let batch = batch?;
+                let column = batch
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<UInt32Array>()
+                    .ok_or_else(|| {
+                        DataFusionError::Internal("source scan: work list is not u32".into())
+                    })?;
+                Ok::<_, DataFusionError>(futures::stream::iter(
+                    column
+                        .values()
+                        .to_vec()
+                        .into_iter()
+                        .map(Ok::<u32, DataFusionError>),
+                ))
+            })
+            .try_flatten();
+        let batches = indices
+            .and_then(move |i| {
+                let file = files
+                    .get(i as usize)
+                    .cloned()
+                    .ok_or_else(|| DataFusionError::Internal(format!("source scan: no file {i}")));
+                futures::future::ready(file.map(FilePartition::stream))
+            })
+            .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            batches,
+        )))
     }
 }
 
