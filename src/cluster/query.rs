@@ -15,7 +15,10 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use ballista_core::execution_plans::execute_physical_plan;
 use ballista_core::extension::SessionConfigExt;
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::placeholder_row::PlaceholderRowExec;
 use datafusion::physical_plan::streaming::StreamingTableExec;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -73,6 +76,22 @@ impl ClusterQuery {
             "this query cannot run on the cluster: a part of its plan cannot be sent to the executors ({e}).{hint}"
         )))
     }
+}
+
+/// A leaf of several partitions other than those Ballista's scheduler narrows to a task's
+/// partitions (file and in-memory scans, empty and one-row leaves): each task would read
+/// it whole, multiplying its rows. (lakeaug's `source` scan is not a leaf: it reads what
+/// an in-memory work list below it names.)
+fn unsplittable_leaf(plan: &Arc<dyn ExecutionPlan>) -> Option<String> {
+    let children = plan.children();
+    if children.is_empty() {
+        let splittable = plan.downcast_ref::<DataSourceExec>().is_some()
+            || plan.downcast_ref::<EmptyExec>().is_some()
+            || plan.downcast_ref::<PlaceholderRowExec>().is_some();
+        let partitions = plan.properties().output_partitioning().partition_count();
+        return (!splittable && partitions > 1).then(|| plan.name().to_string());
+    }
+    children.into_iter().find_map(unsplittable_leaf)
 }
 
 /// Whether `plan` has a node of type `T`.
