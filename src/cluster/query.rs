@@ -60,8 +60,14 @@ impl ClusterQuery {
         })
     }
 
-    /// Fails, before anything is submitted, when `plan` cannot be sent to the cluster.
+    /// Fails, before anything is submitted, when `plan` cannot be sent to the cluster or
+    /// would not run there as it runs here.
     fn check_sendable(&self, plan: &Arc<dyn ExecutionPlan>) -> Result<(), DataFusionError> {
+        if let Some(leaf) = unsplittable_leaf(plan) {
+            return Err(DataFusionError::Plan(format!(
+                "this query cannot run on the cluster: its plan reads {leaf}, a source of several partitions that Ballista cannot hand out one partition per task (every task would read all of it); run it without --cluster"
+            )));
+        }
         let Err(e) =
             PhysicalPlanNode::try_from_physical_plan(Arc::clone(plan), self.codec.as_ref())
         else {
@@ -146,5 +152,92 @@ impl PlanRunner for ClusterQuery {
                 .await
                 .map_err(|e| on_cluster(&self.url, e))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+    use datafusion::datasource::memory::MemorySourceConfig;
+    use datafusion::execution::TaskContext;
+    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+    use datafusion::physical_plan::streaming::PartitionStream;
+    use datafusion::physical_plan::SendableRecordBatchStream;
+
+    use super::*;
+    use crate::sql::source::{SourceFile, SourceScanExec, SourceScanSpec};
+
+    /// A partition without rows.
+    #[derive(Debug)]
+    struct NoRows(SchemaRef);
+
+    impl PartitionStream for NoRows {
+        fn schema(&self) -> &SchemaRef {
+            &self.0
+        }
+
+        fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+            Box::pin(RecordBatchStreamAdapter::new(
+                self.0.clone(),
+                futures::stream::empty(),
+            ))
+        }
+    }
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]))
+    }
+
+    #[test]
+    fn only_leaves_ballista_splits_by_task_are_sent() {
+        let streaming = |n: usize| -> Arc<dyn ExecutionPlan> {
+            let parts = (0..n)
+                .map(|_| Arc::new(NoRows(schema())) as Arc<dyn PartitionStream>)
+                .collect();
+            Arc::new(
+                StreamingTableExec::try_new(schema(), parts, None, vec![], false, None).unwrap(),
+            )
+        };
+        assert_eq!(
+            unsplittable_leaf(&streaming(2)).as_deref(),
+            Some("StreamingTableExec")
+        );
+        assert_eq!(unsplittable_leaf(&streaming(1)), None);
+
+        let memory: Arc<dyn ExecutionPlan> =
+            MemorySourceConfig::try_new_exec(&[vec![], vec![]], schema(), None).unwrap();
+        assert_eq!(unsplittable_leaf(&memory), None);
+
+        // The source scan of three files: three partitions, narrowed by its work list.
+        let file = |name: &str| SourceFile {
+            path: name.into(),
+            display: name.into(),
+            partition_values: vec![],
+        };
+        let table_schema = Arc::new(Schema::new(vec![
+            Field::new("caption", DataType::Utf8, true),
+            Field::new("source_file", DataType::Utf8, false),
+            Field::new("source_row", DataType::Int64, false),
+        ]));
+        let scan: Arc<dyn ExecutionPlan> = Arc::new(
+            SourceScanExec::try_new(SourceScanSpec {
+                files: vec![file("/a.parquet"), file("/b.parquet"), file("/c.parquet")],
+                table_schema,
+                n_file_fields: 1,
+                partition_cols: vec![],
+                indices: vec![0, 2],
+            })
+            .unwrap(),
+        );
+        assert_eq!(scan.properties().output_partitioning().partition_count(), 3);
+        assert_eq!(unsplittable_leaf(&scan), None);
+
+        let query = ClusterQuery::new("127.0.0.1:1", 4).unwrap();
+        let e = query.check_sendable(&streaming(2)).unwrap_err().to_string();
+        assert!(
+            e.contains("cannot run on the cluster") && e.contains("StreamingTableExec"),
+            "{e}"
+        );
+        query.check_sendable(&scan).unwrap();
     }
 }

@@ -106,6 +106,53 @@ fn queries_on_the_cluster_equal_local_queries() {
         assert!(text.lines().count() >= 4, "{}: {text}", file.display());
     }
 
+    // Other formats: JSON of the manifests' table, Parquet (exact values) of the rejects.
+    let run_history = common::repo_path("queries/run_history.sql");
+    let json = same_on_cluster(
+        &out,
+        &lake,
+        &cluster,
+        &["--file", run_history.to_str().unwrap(), "--format", "json"],
+    );
+    assert!(json.contains("\"rows_read\":66"), "{json}");
+    let parquet_of = |cluster: Option<&Cluster>, name: &str| {
+        let file = dir.path().join(name);
+        let o = query(
+            &out,
+            &lake,
+            cluster,
+            &[
+                "SELECT * FROM rejects ORDER BY scheme, source_file, source_row",
+                "--format",
+                "parquet",
+                "--out",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        crate::sql_fixture::read_batches(&file)
+    };
+    let (local, remote) = (
+        parquet_of(None, "local.parquet"),
+        parquet_of(Some(&cluster), "cluster.parquet"),
+    );
+    let all = |b: &[arrow::array::RecordBatch]| {
+        arrow::compute::concat_batches(&b[0].schema(), b).unwrap()
+    };
+    let (local, remote) = (all(&local), all(&remote));
+    assert_eq!(local.num_rows(), 2 * 3, "two null images x three schemes");
+    // Same columns and values; strings may be Utf8 from the cluster where they are
+    // Utf8View locally (Ballista turns DataFusion's view types off).
+    assert_eq!(
+        local.schema().fields().len(),
+        remote.schema().fields().len()
+    );
+    for (i, field) in local.schema().fields().iter().enumerate() {
+        assert_eq!(remote.schema().field(i).name(), field.name());
+        let remote = arrow::compute::cast(remote.column(i), field.data_type()).unwrap();
+        assert_eq!(&remote, local.column(i), "column {}", field.name());
+    }
+
     // Each UDF, on `augmented` and on `source`, as CSV.
     let udfs = "SELECT scheme, count(*) AS n, \
         min(image_info(image)['width']) AS min_w, max(image_info(image)['height']) AS max_h, \
