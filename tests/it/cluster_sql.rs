@@ -201,7 +201,7 @@ fn queries_on_the_cluster_equal_local_queries() {
 }
 
 #[test]
-fn query_cluster_needs_a_scheduler_address_and_a_reachable_scheduler() {
+fn query_cluster_refuses_a_bad_address_the_prompt_and_no_scheduler() {
     let dir = tempfile::tempdir().unwrap();
     let (out, _) = crate::sql_fixture::write_fixture(dir.path());
     let o = Command::new(env!("CARGO_BIN_EXE_lakeaug"))
@@ -215,6 +215,25 @@ fn query_cluster_needs_a_scheduler_address_and_a_reachable_scheduler() {
         stderr(&o).contains("not a scheduler address"),
         "{}",
         stderr(&o)
+    );
+
+    // The interactive prompt (stdin a terminal, through `script`) is refused up front.
+    let prompt = format!(
+        "'{}' query --cluster 127.0.0.1:1 '{}' < /dev/tty",
+        env!("CARGO_BIN_EXE_lakeaug"),
+        out.display()
+    );
+    let o = Command::new("script")
+        .args(["-q", "-e", "-c", &prompt, "/dev/null"])
+        .env("TERM", "dumb")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run script (util-linux)");
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success(), "{said}");
+    assert!(
+        said.contains("interactive prompt runs locally only"),
+        "{said}"
     );
 
     // Nothing listens on this port: an error naming the cluster, never a local answer.
