@@ -4,11 +4,10 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 use arrow::array::RecordBatch;
+use clap::builder::RangedU64ValueParser;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-
-use clap::builder::RangedU64ValueParser;
 
 use super::context::{session_for, session_with};
 use super::display::{render_table, textify};

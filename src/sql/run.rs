@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::DFParser;
@@ -80,6 +80,12 @@ pub async fn run_sql_on(
     for (i, statement) in statements.into_iter().enumerate() {
         let result = async {
             let plan = ctx.state().statement_to_plan(statement).await?;
+            if runner.is_some() && matches!(plan, LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(_))) {
+                // Its query would run here, while every other query runs elsewhere.
+                return Err(DataFusionError::Plan(
+                    "CREATE TABLE ... AS would run its query in this process, not on the cluster: use CREATE VIEW with --cluster".into(),
+                ));
+            }
             let runner = runner.filter(|_| !session_only(&plan));
             let df = ctx.execute_logical_plan(plan).await?;
             let schema = df.schema().inner().clone();

@@ -188,6 +188,16 @@ fn queries_on_the_cluster_equal_local_queries() {
         "{e}"
     );
 
+    // CREATE TABLE AS would run its query in the client: refused.
+    let o = query(
+        &out,
+        &lake,
+        Some(&cluster),
+        &["CREATE TABLE t AS SELECT * FROM runs; SELECT count(*) FROM t"],
+    );
+    assert!(!o.status.success(), "CREATE TABLE AS ran with --cluster?");
+    assert!(stderr(&o).contains("use CREATE VIEW"), "{}", stderr(&o));
+
     // A view (a session-only statement) then a query over it.
     same_on_cluster(
         &out,
