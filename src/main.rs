@@ -687,6 +687,16 @@ fn tune_malloc() {
     }
 }
 
+/// `lakeaug query`, with `--cluster` on the Ballista cluster.
+fn query_command(args: &lakeaug::sql::QueryArgs) -> anyhow::Result<()> {
+    let Some(url) = &args.cluster else {
+        return Ok(lakeaug::sql::run_query(args)?);
+    };
+    let runner = lakeaug::cluster::query::ClusterQuery::new(url, args.cluster_partitions)
+        .map_err(|e| InvalidOptions(e.to_string()))?;
+    Ok(lakeaug::sql::run_query_on(args, Some(&runner))?)
+}
+
 fn main() -> ExitCode {
     tune_malloc();
     let cli = Cli::parse();
@@ -694,7 +704,7 @@ fn main() -> ExitCode {
         Command::Run(args) => return ExitCode::from(run_main(args)),
         Command::Compact(args) => return ExitCode::from(compact_main(args)),
         Command::Schemes(args) => schemes_command(args),
-        Command::Query(args) => lakeaug::sql::cli::run_query(args).map_err(Into::into),
+        Command::Query(args) => query_command(args),
         Command::Report(args) => report_command(args),
         Command::Cluster(cmd) => cluster_command(cmd),
     };

@@ -6,7 +6,9 @@
 //!   each chunk of each input file as a Ballista job, up to K at once;
 //! - [`exec`]: the job's one plan node, [`exec::ChunkExec`], which runs
 //!   [`crate::pipeline::run_chunk`] on the executor and returns one metadata row;
-//! - [`codec`]: how that node travels (and where the roles check their versions).
+//! - [`query`]: `lakeaug query --cluster`, SQL whose physical plans run on the cluster;
+//! - [`codec`]: how lakeaug's nodes and UDFs travel (and where the roles check their
+//!   versions).
 //!
 //! The driver stays the only writer of state: tasks publish parts under the run's lock,
 //! the driver commits them (see `pipeline/remote.rs`).
@@ -14,6 +16,7 @@
 pub mod codec;
 pub mod driver;
 pub mod exec;
+pub mod query;
 pub mod roles;
 
 /// Why a cluster role could not start or reach the others.

@@ -5,10 +5,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
+use datafusion::execution::SessionStateDefaults;
 
 use super::codec::LakeaugCodec;
 use super::exec::{set_executor_env, ExecutorEnv};
@@ -86,6 +88,39 @@ pub fn run_scheduler(opts: &SchedulerOptions) -> Result<(), ClusterError> {
     })
 }
 
+/// All of DataFusion's functions (as a local session has them: Ballista's default
+/// registry lacks the nested ones, e.g. `cardinality`) and lakeaug's UDFs: an executor
+/// finds the functions a plan names here (lakeaug's UDFs also travel by name through
+/// [`LakeaugCodec`]).
+fn function_registry() -> BallistaFunctionRegistry {
+    let mut registry = BallistaFunctionRegistry::default();
+    let scalar = SessionStateDefaults::default_scalar_functions()
+        .into_iter()
+        .chain(crate::sql::udfs::lakeaug_udfs().into_iter().map(Arc::new));
+    for udf in scalar {
+        for name in std::iter::once(udf.name()).chain(udf.aliases().iter().map(String::as_str)) {
+            registry
+                .scalar_functions
+                .insert(name.to_string(), udf.clone());
+        }
+    }
+    for udaf in SessionStateDefaults::default_aggregate_functions() {
+        for name in std::iter::once(udaf.name()).chain(udaf.aliases().iter().map(String::as_str)) {
+            registry
+                .aggregate_functions
+                .insert(name.to_string(), udaf.clone());
+        }
+    }
+    for udwf in SessionStateDefaults::default_window_functions() {
+        for name in std::iter::once(udwf.name()).chain(udwf.aliases().iter().map(String::as_str)) {
+            registry
+                .window_functions
+                .insert(name.to_string(), udwf.clone());
+        }
+    }
+    registry
+}
+
 /// Run an executor until the process is stopped.
 pub fn run_executor(opts: &ExecutorOptions) -> Result<(), ClusterError> {
     let (_, scheduler_host, scheduler_port) = scheduler_url(&opts.scheduler)?;
@@ -121,6 +156,7 @@ pub fn run_executor(opts: &ExecutorOptions) -> Result<(), ClusterError> {
         work_dir: Some(opts.work_dir.display().to_string()),
         executor_heartbeat_interval_seconds: opts.heartbeat_secs.max(1),
         override_physical_codec: Some(LakeaugCodec::shared()),
+        override_function_registry: Some(Arc::new(function_registry())),
         ..ExecutorProcessConfig::default()
     };
     eprintln!(

@@ -4,14 +4,15 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 use arrow::array::RecordBatch;
+use clap::builder::RangedU64ValueParser;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::context::session_for;
+use super::context::{session_for, session_with};
 use super::display::{render_table, textify};
 use super::error::SqlError;
-use super::run::{run_sql, QueryResult};
+use super::run::{run_sql_on, PlanRunner, QueryResult};
 
 type Result<T, E = SqlError> = std::result::Result<T, E>;
 
@@ -49,7 +50,10 @@ Examples:
   lakeaug query out --file queries/scheme_summary.sql
   lakeaug query out --source data/photos.parquet --file queries/caption_edits.sql
   lakeaug query out \"SELECT * FROM augmented\" --format parquet --out sample.parquet
-  lakeaug query out                      (interactive prompt; end statements with ;)")]
+  lakeaug query out                      (interactive prompt; end statements with ;)
+  lakeaug query --cluster 10.0.0.1:50050 /shared/out --file queries/scheme_summary.sql
+                                         (on a Ballista cluster, see `lakeaug cluster`;
+                                          /shared/out mounted at that path on every executor)")]
 pub struct QueryArgs {
     /// Output folder of `lakeaug run` (the folder holding scheme=<name>/).
     pub dir: PathBuf,
@@ -80,18 +84,39 @@ pub struct QueryArgs {
     /// Most rows shown in the text table.
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub max_rows: usize,
+
+    /// Run the queries on the Ballista cluster whose scheduler is at HOST:PORT (see
+    /// `lakeaug cluster`): this process plans them (with the committed snapshot's file
+    /// list) and prints the results; the executors read the files. DIR (and --source)
+    /// must be on a file system every executor mounts at the same path. Not with the
+    /// interactive prompt.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub cluster: Option<String>,
+
+    /// With --cluster: partitions of each stage of a query's plan, i.e. its tasks per
+    /// stage, spread over the executors (Ballista's default: 16).
+    #[arg(long, value_name = "N", default_value_t = 16, requires = "cluster",
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    pub cluster_partitions: usize,
 }
 
 /// Runs `lakeaug query`: builds the session, runs the SQL (or the prompt), writes the
 /// output. Creates its own tokio runtime.
 pub fn run_query(args: &QueryArgs) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .build()
-        .map_err(|e| SqlError::io("starting the query runtime", e))?;
-    runtime.block_on(run_query_async(args))
+    run_query_on(args, None)
 }
 
-async fn run_query_async(args: &QueryArgs) -> Result<()> {
+/// [`run_query`], with the queries run by `runner` (`--cluster`: the caller makes the
+/// runner from `args.cluster`; this module knows nothing of clusters).
+pub fn run_query_on(args: &QueryArgs, runner: Option<&dyn PlanRunner>) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SqlError::io("starting the query runtime", e))?;
+    runtime.block_on(run_query_async(args, runner))
+}
+
+async fn run_query_async(args: &QueryArgs, runner: Option<&dyn PlanRunner>) -> Result<()> {
     if args.format == OutputFormat::Parquet && args.out.is_none() {
         return Err(SqlError::ParquetNeedsOut);
     }
@@ -110,11 +135,17 @@ async fn run_query_async(args: &QueryArgs) -> Result<()> {
         }
         (None, None) => None,
     };
-    let ctx = session_for(&args.dir, &args.sources).await?;
+    if sql.is_none() && runner.is_some() {
+        return Err(SqlError::PromptOnCluster);
+    }
+    let ctx = match runner {
+        None => session_for(&args.dir, &args.sources).await?,
+        Some(runner) => session_with(&args.dir, &args.sources, runner.session_config()).await?,
+    };
     let Some(sql) = sql else {
         return super::repl::repl(ctx, &args.dir, &args.sources, args.max_rows).await;
     };
-    let results = run_sql(&ctx, &sql).await?;
+    let results = run_sql_on(&ctx, &sql, runner).await?;
     write_results(&results, args)
 }
 

@@ -48,12 +48,22 @@ pub const TABLES: [&str; 4] = ["augmented", "rejects", "runs", "run_schemes"];
 /// Fails with a clear message when `dir` is not lakeaug output (neither `scheme=*`
 /// partitions nor run manifests).
 pub async fn session_for(dir: &Path, sources: &[String]) -> Result<SessionContext> {
+    session_with(dir, sources, SessionConfig::new()).await
+}
+
+/// [`session_for`] starting from `config` (e.g. a cluster's settings, see
+/// [`super::run::PlanRunner::session_config`]).
+pub async fn session_with(
+    dir: &Path,
+    sources: &[String],
+    config: SessionConfig,
+) -> Result<SessionContext> {
     check_output_dir(dir)?;
     let dir = dir
         .canonicalize()
         .map_err(|e| SqlError::io(format!("resolving {}", dir.display()), e))?;
 
-    let mut config = SessionConfig::new().with_information_schema(true);
+    let mut config = config.with_information_schema(true);
     // Files below non-`key=value` subfolders (`_rejects/`, `_lakeaug/staging/`) are not
     // part of `augmented`; this is the default, set explicitly because we rely on it.
     config

@@ -82,6 +82,8 @@ pub enum SqlError {
     ParquetNeedsOut,
     #[error("no SQL statement given")]
     NoStatement,
+    #[error("--cluster runs SQL given as an argument, with --file or on stdin; the interactive prompt runs locally only (leave out --cluster)")]
+    PromptOnCluster,
     #[error("no statement returned columns")]
     NoColumns,
     /// A table the query names does not exist (`tables` lists those that do).

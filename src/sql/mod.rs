@@ -6,7 +6,9 @@
 //! - [`snapshot`]: `augmented` and `rejects` read only the committed files of a run.
 //! - [`udfs`]: `image_info`, `word_count`, `word_edit_distance`, `token_count`.
 //! - [`display`]: text tables with image summaries; CSV/JSON-friendly batches.
-//! - [`run`]: [`run_sql`] runs SQL text on a session, statement by statement.
+//! - [`run`]: [`run_sql`] runs SQL text on a session, statement by statement (or
+//!   [`run_sql_on`] a [`PlanRunner`]: how `query --cluster` runs plans on Ballista
+//!   without this module knowing Ballista).
 //! - [`cli`]: `lakeaug query` arguments and output; [`repl`]: the interactive prompt.
 //! - [`error`]: [`SqlError`], why a session or a query failed.
 
@@ -20,8 +22,8 @@ pub mod snapshot;
 pub mod source;
 pub mod udfs;
 
-pub use cli::{run_query, OutputFormat, QueryArgs};
-pub use context::{session_for, TABLES};
+pub use cli::{run_query, run_query_on, OutputFormat, QueryArgs};
+pub use context::{session_for, session_with, TABLES};
 pub use error::SqlError;
-pub use run::{run_sql, QueryResult};
+pub use run::{run_sql, run_sql_on, PlanRunner, QueryResult};
 pub use udfs::register_udfs;

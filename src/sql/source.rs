@@ -6,25 +6,40 @@
 //! small [`TableProvider`] of its own: one partition per input file, read front to
 //! back with the parquet crate so `source_row` is the 0-based physical row. Only the
 //! projected columns are decoded, so a caption join never reads image bytes.
+//!
+//! The scan is [`SourceScanExec`], made of a serializable [`SourceScanSpec`] and a work
+//! list, so that `lakeaug query --cluster` can send it to executors (which open the files
+//! by path) and each task reads only its own files.
 
+use std::fmt;
 use std::fs::File;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use arrow::array::{new_null_array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::array::{new_null_array, ArrayRef, Int64Array, RecordBatch, StringArray, UInt32Array};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result as DfResult};
+use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Expr, TableType};
-use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
-use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
-use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::{
+    RecordBatchReceiverStreamBuilder, RecordBatchStreamAdapter,
+};
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    SendableRecordBatchStream,
+};
+use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+use serde::{Deserialize, Serialize};
 
 use super::error::SqlError;
 
@@ -34,7 +49,7 @@ pub const SOURCE_FILE: &str = "source_file";
 pub const SOURCE_ROW: &str = "source_row";
 
 /// One input Parquet file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceFile {
     /// Where to open the file.
     pub path: PathBuf,
@@ -60,7 +75,8 @@ pub fn discover_sources(args: &[String]) -> Result<Vec<SourceFile>, SqlError> {
     Ok(files
         .into_iter()
         .map(|f| SourceFile {
-            path: f.path,
+            // Absolute: a cluster's executors open it from another working folder.
+            path: std::path::absolute(&f.path).unwrap_or(f.path),
             display: f.display,
             partition_values: f.partition_values,
         })
@@ -152,29 +168,13 @@ impl SourceTable {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
         };
-        let projected = Arc::new(self.schema.project(&indices)?);
-        let partitions: Vec<Arc<dyn PartitionStream>> = self
-            .files
-            .iter()
-            .map(|f| {
-                Arc::new(FilePartition {
-                    file: f.clone(),
-                    table_schema: Arc::clone(&self.schema),
-                    n_file_fields: self.n_file_fields,
-                    partition_cols: self.partition_cols.clone(),
-                    indices: indices.clone(),
-                    schema: Arc::clone(&projected),
-                }) as Arc<dyn PartitionStream>
-            })
-            .collect();
-        Ok(Arc::new(StreamingTableExec::try_new(
-            projected,
-            partitions,
-            None,
-            vec![],
-            false,
-            None,
-        )?))
+        Ok(Arc::new(SourceScanExec::try_new(SourceScanSpec {
+            files: self.files.clone(),
+            table_schema: Arc::clone(&self.schema),
+            n_file_fields: self.n_file_fields,
+            partition_cols: self.partition_cols.clone(),
+            indices,
+        })?))
     }
 }
 
@@ -208,6 +208,254 @@ impl TableProvider for SourceTable {
     }
 }
 
+/// Everything a [`SourceScanExec`] needs, and all it is made of: serializable, so the
+/// cluster codec can carry the scan to executors (which open the files by path).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceScanSpec {
+    /// The input files, one partition each, in `source` order.
+    pub files: Vec<SourceFile>,
+    /// The whole table's schema (see [`SourceTable`]).
+    #[serde(with = "ipc_schema")]
+    pub table_schema: SchemaRef,
+    /// Number of leading `table_schema` fields that come from the files themselves.
+    pub n_file_fields: usize,
+    /// Names of the partition columns (after the file fields).
+    pub partition_cols: Vec<String>,
+    /// Projected table column indices, in output order.
+    pub indices: Vec<usize>,
+}
+
+/// A schema as the bytes of an empty Arrow IPC stream (Arrow's own schema encoding).
+mod ipc_schema {
+    use std::sync::Arc;
+
+    use arrow::datatypes::SchemaRef;
+    use arrow::ipc::reader::StreamReader;
+    use arrow::ipc::writer::StreamWriter;
+    use serde::{de::Error as _, ser::Error as _, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(schema: &SchemaRef, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = Vec::new();
+        StreamWriter::try_new(&mut buf, schema)
+            .and_then(|mut w| w.finish())
+            .map_err(S::Error::custom)?;
+        s.serialize_bytes(&buf)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SchemaRef, D::Error> {
+        let buf = Vec::<u8>::deserialize(d)?;
+        let reader =
+            StreamReader::try_new(std::io::Cursor::new(buf), None).map_err(D::Error::custom)?;
+        Ok(Arc::clone(&reader.schema()))
+    }
+}
+
+/// The `source` table's scan: one partition per input file, each file read front to back
+/// on a blocking thread (see [`FilePartition::read`]).
+///
+/// Which files a partition reads comes from its one child, a work list: an in-memory
+/// table (`DataSourceExec` over `MemorySourceConfig`) with one row per file (its index in
+/// [`SourceScanSpec::files`]), one partition per file. A leaf Ballista does not know
+/// would be read whole by every task of a stage (its scheduler narrows only the leaves it
+/// knows, such as in-memory tables, to a task's partitions); as an interior node over a
+/// work list, each task reads just the files of its partitions.
+#[derive(Debug)]
+pub struct SourceScanExec {
+    spec: Arc<SourceScanSpec>,
+    /// The work list: file indices (u32), as many partitions as this node has.
+    input: Arc<dyn ExecutionPlan>,
+    /// The projected output schema.
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+/// The work list's one column.
+const FILE_INDEX: &str = "file_index";
+
+fn work_list_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new(
+        FILE_INDEX,
+        DataType::UInt32,
+        false,
+    )]))
+}
+
+impl SourceScanExec {
+    /// A scan of `spec`'s files, one partition each.
+    pub fn try_new(spec: SourceScanSpec) -> DfResult<Self> {
+        let partitions = (0..spec.files.len())
+            .map(|i| {
+                let index = UInt32Array::from(vec![i as u32]);
+                RecordBatch::try_new(work_list_schema(), vec![Arc::new(index)])
+                    .map(|batch| vec![batch])
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let input = MemorySourceConfig::try_new_exec(&partitions, work_list_schema(), None)?;
+        Self::with_input(spec, input)
+    }
+
+    /// A scan of `spec`'s files whose partitions read the files listed by `input`'s
+    /// (checks that `spec` is consistent: it may come from another process).
+    pub fn with_input(spec: SourceScanSpec, input: Arc<dyn ExecutionPlan>) -> DfResult<Self> {
+        let width = spec.table_schema.fields().len();
+        if spec.n_file_fields + spec.partition_cols.len() + 2 != width
+            || spec.indices.iter().any(|&i| i >= width)
+            || input.schema().fields() != work_list_schema().fields()
+        {
+            return Err(DataFusionError::Internal(format!(
+                "inconsistent source scan: {width} table columns, {} file columns, {} partition columns, projection {:?}, work list {}",
+                spec.n_file_fields,
+                spec.partition_cols.len(),
+                spec.indices,
+                input.schema()
+            )));
+        }
+        let schema = Arc::new(spec.table_schema.project(&spec.indices)?);
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(
+                input.properties().output_partitioning().partition_count(),
+            ),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(Self {
+            spec: Arc::new(spec),
+            input,
+            schema,
+            properties: Arc::new(properties),
+        })
+    }
+
+    /// What the scan is made of (all but the work list, its child).
+    pub fn spec(&self) -> &SourceScanSpec {
+        &self.spec
+    }
+
+    /// The reader of file `index`.
+    fn file(&self, index: usize) -> DfResult<FilePartition> {
+        let spec = &self.spec;
+        let file = spec.files.get(index).ok_or_else(|| {
+            DataFusionError::Internal(format!(
+                "source scan: file {index} of {} asked for",
+                spec.files.len()
+            ))
+        })?;
+        Ok(FilePartition {
+            file: file.clone(),
+            table_schema: Arc::clone(&spec.table_schema),
+            n_file_fields: spec.n_file_fields,
+            partition_cols: spec.partition_cols.clone(),
+            indices: spec.indices.clone(),
+            schema: Arc::clone(&self.schema),
+        })
+    }
+}
+
+impl DisplayAs for SourceScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let names: Vec<&str> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        write!(
+            f,
+            "LakeaugSourceScanExec: {} files, projection=[{}]",
+            self.spec.files.len(),
+            names.join(", ")
+        )
+    }
+}
+
+impl ExecutionPlan for SourceScanExec {
+    fn name(&self) -> &'static str {
+        "LakeaugSourceScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    /// Each partition is one file's rows in file order: the work list is never to be
+    /// repartitioned for parallelism (that would only move whole files around).
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let [input] = <[_; 1]>::try_from(children).map_err(|c| {
+            DataFusionError::Internal(format!(
+                "LakeaugSourceScanExec has one child, given {}",
+                c.len()
+            ))
+        })?;
+        Ok(Arc::new(Self::with_input(
+            self.spec.as_ref().clone(),
+            input,
+        )?))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        let work = self.input.execute(partition, context)?;
+        let files: Vec<FilePartition> = (0..self.spec.files.len())
+            .map(|i| self.file(i))
+            .collect::<DfResult<_>>()?;
+        // The file indices this partition lists, in order, then each file's batches.
+        let indices = work
+            .map(|batch| {
+                let batch = batch?;
+                let column = batch
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<UInt32Array>()
+                    .ok_or_else(|| {
+                        DataFusionError::Internal("source scan: work list is not u32".into())
+                    })?;
+                Ok::<_, DataFusionError>(futures::stream::iter(
+                    column
+                        .values()
+                        .to_vec()
+                        .into_iter()
+                        .map(Ok::<u32, DataFusionError>),
+                ))
+            })
+            .try_flatten();
+        let batches = indices
+            .and_then(move |i| {
+                let file = files
+                    .get(i as usize)
+                    .cloned()
+                    .ok_or_else(|| DataFusionError::Internal(format!("source scan: no file {i}")));
+                futures::future::ready(file.map(FilePartition::stream))
+            })
+            .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            batches,
+        )))
+    }
+}
+
 /// One input file as a stream of projected batches.
 #[derive(Debug, Clone)]
 struct FilePartition {
@@ -221,19 +469,14 @@ struct FilePartition {
     schema: SchemaRef,
 }
 
-impl PartitionStream for FilePartition {
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+impl FilePartition {
+    fn stream(self) -> SendableRecordBatchStream {
         let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.schema), 2);
         let tx = builder.tx();
-        let job = self.clone();
         // Parquet decoding is blocking work: keep it off the async worker threads.
         builder.spawn_blocking(move || {
             let mut emit = |batch: DfResult<RecordBatch>| tx.blocking_send(batch).is_ok();
-            if let Err(e) = job.read(&mut emit) {
+            if let Err(e) = self.read(&mut emit) {
                 // The receiver may be gone (query cancelled); nothing left to do then.
                 let _ = emit(Err(e));
             }

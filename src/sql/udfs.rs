@@ -30,12 +30,26 @@ use datafusion::prelude::SessionContext;
 use crate::kernels::image::image_format_and_size;
 use crate::kernels::text::{word_count, word_edit_distance};
 
+/// `image_info`, `word_count`, `word_edit_distance` and `token_count`.
+pub fn lakeaug_udfs() -> Vec<ScalarUDF> {
+    vec![
+        ScalarUDF::from(ImageInfo::new()),
+        ScalarUDF::from(WordCount::new()),
+        ScalarUDF::from(WordEditDistance::new()),
+        ScalarUDF::from(TokenCount::new()),
+    ]
+}
+
+/// The lakeaug UDF called `name`, if there is one.
+pub fn lakeaug_udf(name: &str) -> Option<ScalarUDF> {
+    lakeaug_udfs().into_iter().find(|f| f.name() == name)
+}
+
 /// Registers `image_info`, `word_count`, `word_edit_distance` and `token_count` in `ctx`.
 pub fn register_udfs(ctx: &SessionContext) {
-    ctx.register_udf(ScalarUDF::from(ImageInfo::new()));
-    ctx.register_udf(ScalarUDF::from(WordCount::new()));
-    ctx.register_udf(ScalarUDF::from(WordEditDistance::new()));
-    ctx.register_udf(ScalarUDF::from(TokenCount::new()));
+    for udf in lakeaug_udfs() {
+        ctx.register_udf(udf);
+    }
 }
 
 /// Format and dimensions of an encoded image, read from its header only.
