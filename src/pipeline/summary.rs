@@ -56,6 +56,9 @@ pub struct SummaryJson<'a> {
     /// The process's peak resident memory so far (Linux `VmHWM`; absent elsewhere).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_rss_bytes: Option<u64>,
+    /// The most decoded image bytes this process's threads held at once (reserved from
+    /// `--decode-memory`), for sizing that option.
+    pub decode_memory_peak_bytes: u64,
     /// Bytes fetched from remote inputs (footers and row groups, by byte ranges).
     pub input_bytes_fetched: u64,
     pub error: Option<String>,
@@ -96,6 +99,7 @@ impl RunSummary {
             duration_secs: m.duration_secs,
             rows_per_sec: m.rows_per_sec,
             peak_rss_bytes: peak_rss_bytes(),
+            decode_memory_peak_bytes: crate::kernels::image::decode_memory().peak(),
             input_bytes_fetched: m.input_bytes_fetched,
             error: None,
             executors: &self.executors,

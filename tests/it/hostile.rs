@@ -501,7 +501,7 @@ print(c.data_page_offset, c.total_compressed_size)
 }
 
 /// A 6000 x 6000 8-bit RGBA PNG (each decode holds 144 MB stored + 108 MB RGB = 252 MB),
-/// flat `colour` so it compresses to a few hundred KB.
+/// flat `colour` so it compresses to little.
 fn big_png(colour: [u8; 4]) -> Vec<u8> {
     use image::ImageEncoder;
     let side = 6000u32;
@@ -510,15 +510,17 @@ fn big_png(colour: [u8; 4]) -> Vec<u8> {
     image::codecs::png::PngEncoder::new_with_quality(
         &mut out,
         image::codecs::png::CompressionType::Fast,
-        image::codecs::png::FilterType::NoFilter,
+        // Sub turns a flat row into zeros, which the fast deflate stores in a few KB (no
+        // filter would leave ~36 MB of Huffman-coded pixels per image in the input).
+        image::codecs::png::FilterType::Sub,
     )
     .write_image(img.as_raw(), side, side, image::ExtendedColorType::Rgba8)
     .unwrap();
     out
 }
 
-/// The run's `peak_rss_bytes` from its summary JSON, after checking it wrote `rows` rows.
-fn peak_rss_of(input: &Path, dir: &Path, name: &str, decode_memory_mib: &str, rows: u64) -> u64 {
+/// The run's summary JSON, after checking it wrote `rows` rows.
+fn summary_of(input: &Path, dir: &Path, name: &str, decode_memory_mib: &str, rows: u64) -> serde_json::Value {
     let summary = dir.join(format!("{name}.json"));
     let o = run_aligned(
         input,
@@ -528,29 +530,39 @@ fn peak_rss_of(input: &Path, dir: &Path, name: &str, decode_memory_mib: &str, ro
     assert!(o.status.success(), "{}", stderr(&o));
     let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
     assert_eq!(s["rows_written"], rows, "{s}");
-    s["peak_rss_bytes"].as_u64().expect("peak_rss_bytes in the summary")
+    s
 }
 
-/// Two huge (but allowed) images on two threads: with `--decode-memory` below two decodes
-/// (each reserves 252 MB: 144 MB stored RGBA + 108 MB RGB) they take turns, and the run
-/// peaks at least 200 MB lower than when they may decode side by side.
+/// Six huge (but allowed) images on two threads. Each decode reserves 252 MB (6000 x 6000
+/// x (4 bytes stored RGBA + 3 bytes RGB)). With `--decode-memory 300` never two at once,
+/// whatever the timing; with 4096 MiB two decode side by side, and the process peaks at
+/// least 200 MB higher.
 #[test]
 fn decoded_bytes_are_bounded_across_threads() {
     let dir = tempfile::tempdir().unwrap();
-    let two = dir.path().join("two.parquet");
+    let input = dir.path().join("six.parquet");
+    let (red, blue) = (big_png([200, 30, 30, 255]), big_png([30, 30, 200, 255]));
+    // Small inputs, so that what the peaks differ by is decoding.
+    assert!(red.len() + blue.len() < 4_000_000, "{} bytes", red.len() + blue.len());
     common::write_pairs(
-        &two,
-        vec![Some(big_png([200, 30, 30, 255])), Some(big_png([30, 30, 200, 255]))],
-        vec![Some("a red square"), Some("a blue square")],
+        &input,
+        (0..6).map(|i| Some(if i % 2 == 0 { red.clone() } else { blue.clone() })).collect(),
+        (0..6).map(|_| Some("a square")).collect(),
     );
-    let mb = |b: u64| b / 1_000_000;
-    // 300 MiB holds one decode but not two; 4096 MiB holds both.
-    let bounded = peak_rss_of(&two, dir.path(), "bounded", "300", 2);
-    let unbounded = peak_rss_of(&two, dir.path(), "unbounded", "4096", 2);
+    let one_decode = 6000 * 6000 * (4 + 3);
+    let bounded = summary_of(&input, dir.path(), "bounded", "300", 6);
+    let unbounded = summary_of(&input, dir.path(), "unbounded", "4096", 6);
+    assert_eq!(bounded["decode_memory_peak_bytes"], one_decode, "{bounded}");
+    assert_eq!(
+        unbounded["decode_memory_peak_bytes"],
+        2 * one_decode,
+        "two threads, six rows and room for two: they decode side by side: {unbounded}"
+    );
+    let rss = |s: &serde_json::Value| s["peak_rss_bytes"].as_u64().expect("peak_rss_bytes");
     assert!(
-        bounded + 200_000_000 < unbounded,
+        rss(&bounded) + 200_000_000 < rss(&unbounded),
         "peak with a 300 MiB decode budget {} MB, with 4096 MiB {} MB",
-        mb(bounded),
-        mb(unbounded)
+        rss(&bounded) / 1_000_000,
+        rss(&unbounded) / 1_000_000
     );
 }
