@@ -11,6 +11,7 @@ mod sql_fixture;
 
 mod cli;
 mod cluster;
+mod cluster_docs;
 mod cluster_sql;
 mod fuzz_inputs;
 mod golden;

@@ -1,0 +1,133 @@
+//! The commands of docs/cluster.md (linked from the README's "Running on a cluster"), run
+//! as written: the scheduler and two executors of "Start a scheduler and two executors on
+//! one machine", the run of "Run" and the first query of "Distributed SQL", with only their
+//! ports and folders moved to free ones and `lakeaug` the binary under test. So a newcomer
+//! following the page gets a working cluster, and this fails if the page changes unchecked.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::common;
+use crate::common::cluster::{free_port_pair, wait_for_port, Proc};
+
+/// The commands of the first ```sh block after `heading` in docs/cluster.md, one per
+/// command (continuation lines joined).
+fn documented_commands(heading: &str) -> Vec<String> {
+    let doc = std::fs::read_to_string(common::repo_path("docs/cluster.md")).unwrap();
+    let section = doc
+        .split(heading)
+        .nth(1)
+        .unwrap_or_else(|| panic!("docs/cluster.md has a section {heading:?}"));
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{heading:?} has a ```sh block"))
+        .split("```")
+        .next()
+        .unwrap();
+    block
+        .replace("\\\n", " ")
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+/// `cmd` with every `(from, to)` replaced, insisting that each `from` is there.
+fn moved(mut cmd: String, replacements: &[(&str, String)]) -> String {
+    for (from, to) in replacements {
+        assert!(cmd.contains(from), "docs/cluster.md no longer has {from}: {cmd}");
+        cmd = cmd.replace(from, to);
+    }
+    cmd
+}
+
+/// The words of a documented command, `lakeaug` replaced by the binary under test.
+fn command(cmd: &str) -> Command {
+    let mut words = cmd.trim_end_matches('&').split_whitespace();
+    assert_eq!(words.next(), Some("lakeaug"), "{cmd}");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lakeaug"));
+    c.args(words);
+    c
+}
+
+#[test]
+fn the_documented_cluster_commands_work_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scheduler = free_port_pair().to_string();
+    let (ex1, ex2) = (free_port_pair().to_string(), free_port_pair().to_string());
+    let start = documented_commands("## Start a scheduler and two executors on one machine");
+    assert_eq!(start.len(), 3, "a scheduler and two executors: {start:?}");
+    let ports = [
+        ("127.0.0.1:50050", format!("127.0.0.1:{scheduler}")),
+        ("127.0.0.1:50051", format!("127.0.0.1:{ex1}")),
+        ("127.0.0.1:50061", format!("127.0.0.1:{ex2}")),
+        ("/tmp/lakeaug-ex1", d.join("ex1").display().to_string()),
+        ("/tmp/lakeaug-ex2", d.join("ex2").display().to_string()),
+    ];
+    let mut roles = Vec::new();
+    for (i, (cmd, port)) in start.iter().zip([&scheduler, &ex1, &ex2]).enumerate() {
+        let wanted: Vec<_> = ports
+            .iter()
+            .filter(|(from, _)| cmd.contains(from))
+            .cloned()
+            .collect();
+        let cmd = moved(cmd.clone(), &wanted);
+        let log = d.join(format!("role{i}.log"));
+        let child = command(&cmd)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        roles.push(Proc(child));
+        wait_for_port(port.parse().unwrap(), &cmd, &log);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    let out = d.join("shared/out");
+    let sample = common::repo_path("sample_data/photos.parquet");
+    let run = documented_commands("## Run");
+    assert_eq!(run.len(), 1, "{run:?}");
+    let run = moved(
+        run[0].clone(),
+        &[
+            ("sample_data/photos.parquet", sample.display().to_string()),
+            ("/shared/out", out.display().to_string()),
+            ("127.0.0.1:50050", format!("127.0.0.1:{scheduler}")),
+        ],
+    );
+    let o = command(&run).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{run}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The end-of-run summary (on stderr: stdout stays for data).
+    let summary = String::from_utf8_lossy(&o.stderr);
+    assert!(summary.contains("rows read from 1 file(s)"), "{summary}");
+
+    let query = documented_commands("## Distributed SQL");
+    let query = moved(
+        query[0].clone(),
+        &[
+            ("/shared/out", out.display().to_string()),
+            ("127.0.0.1:50050", format!("127.0.0.1:{scheduler}")),
+            (
+                "queries/",
+                format!("{}/", common::repo_path("queries").display()),
+            ),
+        ],
+    );
+    let o = command(&query).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{query}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for scheme in ["aligned", "cross_modal", "pseudo_label"] {
+        assert!(stdout.contains(scheme), "{query}: {stdout}");
+    }
+    assert!(Path::new(&out).join("_lakeaug").is_dir());
+}
