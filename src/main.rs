@@ -127,13 +127,13 @@ fn cluster_command(cmd: &ClusterCommand) -> anyhow::Result<()> {
         ClusterCommand::Executor(a) => {
             set_decode_memory(a.decode_memory);
             roles::run_executor(&roles::ExecutorOptions {
-            scheduler: a.scheduler.clone(),
-            bind: a.bind.clone(),
-            external_host: a.external_host.clone(),
-            work_dir: a.work_dir.clone(),
-            vcores: a.vcores,
-            heartbeat_secs: a.heartbeat_secs,
-        })?
+                scheduler: a.scheduler.clone(),
+                bind: a.bind.clone(),
+                external_host: a.external_host.clone(),
+                work_dir: a.work_dir.clone(),
+                vcores: a.vcores,
+                heartbeat_secs: a.heartbeat_secs,
+            })?
         }
     }
     Ok(())

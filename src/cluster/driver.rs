@@ -194,8 +194,9 @@ impl ChunkRunner for BallistaRunner {
             let Some(joined) = rt.block_on(in_flight.join_next()) else {
                 return Ok(());
             };
-            let (index, report) = joined
-                .map_err(|e| RunError::Remote(format!("a cluster job's client task failed: {e}")))?;
+            let (index, report) = joined.map_err(|e| {
+                RunError::Remote(format!("a cluster job's client task failed: {e}"))
+            })?;
             done(index, report?)?;
         }
     }

@@ -182,7 +182,13 @@ pub fn peak_rss_bytes() -> Option<u64> {
 
 fn vm_hwm_bytes(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.trim_start_matches("VmHWM:").trim().strip_suffix("kB")?.trim().parse().ok()?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
     Some(kib * 1024)
 }
 
@@ -207,7 +213,8 @@ mod tests {
 
     #[test]
     fn peak_rss_from_proc_status() {
-        let status = "Name:\tlakeaug\nVmPeak:\t  900000 kB\nVmHWM:\t  204800 kB\nVmRSS:\t 1000 kB\n";
+        let status =
+            "Name:\tlakeaug\nVmPeak:\t  900000 kB\nVmHWM:\t  204800 kB\nVmRSS:\t 1000 kB\n";
         assert_eq!(vm_hwm_bytes(status), Some(204_800 * 1024));
         assert_eq!(vm_hwm_bytes("VmRSS:\t1 kB\n"), None);
         // This test process has touched memory: its own figure is there and plausible.

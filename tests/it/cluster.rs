@@ -188,7 +188,12 @@ fn a_cluster_run_from_and_to_s3_equals_a_local_run() {
     env.helper(&["mkbucket", "out"]);
     for name in ["a.parquet", "b.parquet", "big.parquet", "d.parquet"] {
         let local = lake.join(name);
-        env.helper(&["upload", local.to_str().unwrap(), "lake", &format!("in/{name}")]);
+        env.helper(&[
+            "upload",
+            local.to_str().unwrap(),
+            "lake",
+            &format!("in/{name}"),
+        ]);
     }
     let cluster = Cluster::start_with_env(&dir.path().join("cluster"), 2, false, &env.vars());
     let summary = dir.path().join("summary.json");
@@ -212,12 +217,21 @@ fn a_cluster_run_from_and_to_s3_equals_a_local_run() {
         assert_eq!(s[key], local_summary[key], "{key}");
     }
     assert_eq!(s["rows_read"], 9 + 6 + 44 + 7);
-    let executors = s["executors"].as_object().expect("executors in the summary");
-    assert_eq!(executors.len(), 2, "both executors ran chunks: {executors:?}");
+    let executors = s["executors"]
+        .as_object()
+        .expect("executors in the summary");
+    assert_eq!(
+        executors.len(),
+        2,
+        "both executors ran chunks: {executors:?}"
+    );
 
     // Same part and reject files, and pyarrow reads the same values from both.
     let reference = part_keys(&env, "out", "reference");
-    assert!(reference.iter().any(|k| k.starts_with("_rejects/")), "{reference:?}");
+    assert!(
+        reference.iter().any(|k| k.starts_with("_rejects/")),
+        "{reference:?}"
+    );
     assert_eq!(part_keys(&env, "out", "cluster"), reference);
     env.helper(&["compare", "out/reference", "out/cluster"]);
 
@@ -243,7 +257,10 @@ fn a_cluster_run_from_and_to_s3_equals_a_local_run() {
         (s["rows_read"].as_u64(), s["files_processed"].as_u64()),
         (Some(10), Some(1))
     );
-    assert_eq!(part_keys(&env, "out", "cluster"), part_keys(&env, "out", "reference"));
+    assert_eq!(
+        part_keys(&env, "out", "cluster"),
+        part_keys(&env, "out", "reference")
+    );
     env.helper(&["compare", "out/reference", "out/cluster"]);
     env.run_child(
         "cluster::s3_committed_records_child",

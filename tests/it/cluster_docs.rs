@@ -1,8 +1,9 @@
 //! The commands of docs/cluster.md (linked from the README's "Running on a cluster"), run
 //! as written: the scheduler and two executors of "Start a scheduler and two executors on
 //! one machine", the run of "Run" and the first query of "Distributed SQL", with only their
-//! ports and folders moved to free ones and `lakeaug` the binary under test. So a newcomer
-//! following the page gets a working cluster, and this fails if the page changes unchecked.
+//! ports and folders moved to free ones and `lakeaug` the binary under test; and the
+//! README's "Running on a cluster" block the same way. So a newcomer following either gets
+//! a working cluster, and this fails if they change unchecked.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -10,14 +11,18 @@ use std::process::{Command, Stdio};
 use crate::common;
 use crate::common::cluster::{free_port_pair, wait_for_port, Proc};
 
-/// The commands of the first ```sh block after `heading` in docs/cluster.md, one per
-/// command (continuation lines joined).
+/// The commands of the first ```sh block after `heading` in `page` (docs/cluster.md unless
+/// said), one per command (continuation lines joined).
 fn documented_commands(heading: &str) -> Vec<String> {
-    let doc = std::fs::read_to_string(common::repo_path("docs/cluster.md")).unwrap();
+    commands_in("docs/cluster.md", heading)
+}
+
+fn commands_in(page: &str, heading: &str) -> Vec<String> {
+    let doc = std::fs::read_to_string(common::repo_path(page)).unwrap();
     let section = doc
         .split(heading)
         .nth(1)
-        .unwrap_or_else(|| panic!("docs/cluster.md has a section {heading:?}"));
+        .unwrap_or_else(|| panic!("{page} has a section {heading:?}"));
     let block = section
         .split("```sh\n")
         .nth(1)
@@ -36,7 +41,10 @@ fn documented_commands(heading: &str) -> Vec<String> {
 /// `cmd` with every `(from, to)` replaced, insisting that each `from` is there.
 fn moved(mut cmd: String, replacements: &[(&str, String)]) -> String {
     for (from, to) in replacements {
-        assert!(cmd.contains(from), "docs/cluster.md no longer has {from}: {cmd}");
+        assert!(
+            cmd.contains(from),
+            "docs/cluster.md no longer has {from}: {cmd}"
+        );
         cmd = cmd.replace(from, to);
     }
     cmd
@@ -51,23 +59,40 @@ fn command(cmd: &str) -> Command {
     c
 }
 
-#[test]
-fn the_documented_cluster_commands_work_as_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let scheduler = free_port_pair().to_string();
-    let (ex1, ex2) = (free_port_pair().to_string(), free_port_pair().to_string());
-    let start = documented_commands("## Start a scheduler and two executors on one machine");
+/// The documented ports and folders of the scheduler and two executors, moved to free ones.
+struct Moved {
+    scheduler: String,
+    ex1: String,
+    ex2: String,
+}
+
+impl Moved {
+    fn new() -> Moved {
+        Moved {
+            scheduler: free_port_pair().to_string(),
+            ex1: free_port_pair().to_string(),
+            ex2: free_port_pair().to_string(),
+        }
+    }
+
+    fn scheduler(&self) -> (&'static str, String) {
+        ("127.0.0.1:50050", format!("127.0.0.1:{}", self.scheduler))
+    }
+}
+
+/// Start the documented scheduler and two executors (`start`, in that order), with their
+/// ports and work folders moved; killed when dropped.
+fn start_documented(start: &[String], m: &Moved, d: &Path) -> Vec<Proc> {
     assert_eq!(start.len(), 3, "a scheduler and two executors: {start:?}");
     let ports = [
-        ("127.0.0.1:50050", format!("127.0.0.1:{scheduler}")),
-        ("127.0.0.1:50051", format!("127.0.0.1:{ex1}")),
-        ("127.0.0.1:50061", format!("127.0.0.1:{ex2}")),
+        m.scheduler(),
+        ("127.0.0.1:50051", format!("127.0.0.1:{}", m.ex1)),
+        ("127.0.0.1:50061", format!("127.0.0.1:{}", m.ex2)),
         ("/tmp/lakeaug-ex1", d.join("ex1").display().to_string()),
         ("/tmp/lakeaug-ex2", d.join("ex2").display().to_string()),
     ];
     let mut roles = Vec::new();
-    for (i, (cmd, port)) in start.iter().zip([&scheduler, &ex1, &ex2]).enumerate() {
+    for (i, (cmd, port)) in start.iter().zip([&m.scheduler, &m.ex1, &m.ex2]).enumerate() {
         let wanted: Vec<_> = ports
             .iter()
             .filter(|(from, _)| cmd.contains(from))
@@ -83,8 +108,21 @@ fn the_documented_cluster_commands_work_as_written() {
         roles.push(Proc(child));
         wait_for_port(port.parse().unwrap(), &cmd, &log);
     }
+    // Executors register right after they listen; give them a moment.
     std::thread::sleep(std::time::Duration::from_millis(500));
+    roles
+}
 
+#[test]
+fn the_documented_cluster_commands_work_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = Moved::new();
+    let _roles = start_documented(
+        &documented_commands("## Start a scheduler and two executors on one machine"),
+        &m,
+        d,
+    );
     let out = d.join("shared/out");
     let sample = common::repo_path("sample_data/photos.parquet");
     let run = documented_commands("## Run");
@@ -94,7 +132,7 @@ fn the_documented_cluster_commands_work_as_written() {
         &[
             ("sample_data/photos.parquet", sample.display().to_string()),
             ("/shared/out", out.display().to_string()),
-            ("127.0.0.1:50050", format!("127.0.0.1:{scheduler}")),
+            m.scheduler(),
         ],
     );
     let o = command(&run).output().unwrap();
@@ -112,7 +150,7 @@ fn the_documented_cluster_commands_work_as_written() {
         query[0].clone(),
         &[
             ("/shared/out", out.display().to_string()),
-            ("127.0.0.1:50050", format!("127.0.0.1:{scheduler}")),
+            m.scheduler(),
             (
                 "queries/",
                 format!("{}/", common::repo_path("queries").display()),
@@ -130,4 +168,52 @@ fn the_documented_cluster_commands_work_as_written() {
         assert!(stdout.contains(scheme), "{query}: {stdout}");
     }
     assert!(Path::new(&out).join("_lakeaug").is_dir());
+}
+
+/// The README's "Running on a cluster" block, all five commands, as written.
+#[test]
+fn the_readme_cluster_commands_work_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = Moved::new();
+    let commands = commands_in("README.md", "### Running on a cluster");
+    assert_eq!(commands.len(), 5, "{commands:?}");
+    let _roles = start_documented(&commands[..3], &m, d);
+    let out = d.join("shared-out").display().to_string();
+    let sample = common::repo_path("sample_data/photos.parquet")
+        .display()
+        .to_string();
+    let queries = format!("{}/", common::repo_path("queries").display());
+    let run = moved(
+        commands[3].clone(),
+        &[
+            ("sample_data/photos.parquet", sample),
+            ("/tmp/shared-out", out.clone()),
+            m.scheduler(),
+        ],
+    );
+    let o = command(&run).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{run}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let query = moved(
+        commands[4].clone(),
+        &[
+            ("/tmp/shared-out", out),
+            m.scheduler(),
+            ("queries/", queries),
+        ],
+    );
+    let o = command(&query).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{query}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for scheme in ["aligned", "cross_modal", "pseudo_label"] {
+        assert!(stdout.contains(scheme), "{query}: {stdout}");
+    }
 }

@@ -384,7 +384,10 @@ fn out_of_range_options_exit_2() {
         (&["--threads", "0"], "--threads"),
         (&["--max-pixels", "0"], "--max-pixels"),
         (&["--decode-memory", "0"], "--decode-memory"),
-        (&["--decode-memory", "18446744073709551615"], "--decode-memory"),
+        (
+            &["--decode-memory", "18446744073709551615"],
+            "--decode-memory",
+        ),
         (&["--max-tokens", "1"], "--max-tokens"),
         (&["--schemes", "nope"], "unknown scheme `nope`"),
         (
@@ -520,12 +523,23 @@ fn big_png(colour: [u8; 4]) -> Vec<u8> {
 }
 
 /// The run's summary JSON, after checking it wrote `rows` rows.
-fn summary_of(input: &Path, dir: &Path, name: &str, decode_memory_mib: &str, rows: u64) -> serde_json::Value {
+fn summary_of(
+    input: &Path,
+    dir: &Path,
+    name: &str,
+    decode_memory_mib: &str,
+    rows: u64,
+) -> serde_json::Value {
     let summary = dir.join(format!("{name}.json"));
     let o = run_aligned(
         input,
         dir.join(name),
-        &["--decode-memory", decode_memory_mib, "--summary-json", summary.to_str().unwrap()],
+        &[
+            "--decode-memory",
+            decode_memory_mib,
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
@@ -543,10 +557,22 @@ fn decoded_bytes_are_bounded_across_threads() {
     let input = dir.path().join("six.parquet");
     let (red, blue) = (big_png([200, 30, 30, 255]), big_png([30, 30, 200, 255]));
     // Small inputs, so that what the peaks differ by is decoding.
-    assert!(red.len() + blue.len() < 4_000_000, "{} bytes", red.len() + blue.len());
+    assert!(
+        red.len() + blue.len() < 4_000_000,
+        "{} bytes",
+        red.len() + blue.len()
+    );
     common::write_pairs(
         &input,
-        (0..6).map(|i| Some(if i % 2 == 0 { red.clone() } else { blue.clone() })).collect(),
+        (0..6)
+            .map(|i| {
+                Some(if i % 2 == 0 {
+                    red.clone()
+                } else {
+                    blue.clone()
+                })
+            })
+            .collect(),
         (0..6).map(|_| Some("a square")).collect(),
     );
     let one_decode = 6000 * 6000 * (4 + 3);
