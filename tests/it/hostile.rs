@@ -549,8 +549,9 @@ fn summary_of(
 
 /// Six huge (but allowed) images on two threads. Each decode reserves 252 MB (6000 x 6000
 /// x (4 bytes stored RGBA + 3 bytes RGB)). With `--decode-memory 300` never two at once,
-/// whatever the timing; with 4096 MiB two decode side by side, and the process peaks at
-/// least 200 MB higher.
+/// whatever the timing, and the process stays within one decode plus its own ~70 MB; with
+/// 4096 MiB two decode side by side. (How much higher the process then peaks depends on how
+/// far the two decodes overlap, 165-250 MB here, so it is reported, not asserted.)
 #[test]
 fn decoded_bytes_are_bounded_across_threads() {
     let dir = tempfile::tempdir().unwrap();
@@ -586,8 +587,8 @@ fn decoded_bytes_are_bounded_across_threads() {
     );
     let rss = |s: &serde_json::Value| s["peak_rss_bytes"].as_u64().expect("peak_rss_bytes");
     assert!(
-        rss(&bounded) + 200_000_000 < rss(&unbounded),
-        "peak with a 300 MiB decode budget {} MB, with 4096 MiB {} MB",
+        rss(&bounded) < 400_000_000,
+        "one 252 MB decode at a time, yet the run peaked at {} MB (side by side: {} MB)",
         rss(&bounded) / 1_000_000,
         rss(&unbounded) / 1_000_000
     );
