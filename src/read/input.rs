@@ -146,30 +146,27 @@ impl OpenedInput {
             }
             None => None,
         };
-        let handle = match &remote {
-            Some(_) => None,
-            None => Some(File::open(&file.path).map_err(|e| InputError::Open {
-                file: name(),
-                reason: e.to_string(),
-            })?),
-        };
         // A hostile footer must not take the run down: a panic in the thrift decoder is a
         // file that is not readable Parquet.
         // (Unwind safety: a panic only leaves the footer unread; nothing is reused.)
-        let loaded =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match (&remote, &handle) {
-                (Some(object), _) => object.load_metadata(ArrowReaderOptions::new()),
-                (None, Some(handle)) => {
-                    ArrowReaderMetadata::load(handle, ArrowReaderOptions::new())
-                }
-                (None, None) => unreachable!("a local file has a handle"),
-            }))
-            .unwrap_or_else(|payload| {
+        let guarded = |load: &dyn Fn() -> parquet::errors::Result<ArrowReaderMetadata>| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)).unwrap_or_else(|payload| {
                 Err(parquet::errors::ParquetError::General(format!(
                     "the footer decoder failed: {}",
                     panic_message(payload.as_ref())
                 )))
-            });
+            })
+        };
+        let loaded = match &remote {
+            Some(object) => guarded(&|| object.load_metadata(ArrowReaderOptions::new())),
+            None => {
+                let handle = File::open(&file.path).map_err(|e| InputError::Open {
+                    file: name(),
+                    reason: e.to_string(),
+                })?;
+                guarded(&|| ArrowReaderMetadata::load(&handle, ArrowReaderOptions::new()))
+            }
+        };
         let metadata = loaded.map_err(fetch_error_of).map_err(|e| match e {
             Ok(fetch) => InputError::Fetch(fetch),
             Err(e) => InputError::NotParquet {

@@ -200,13 +200,29 @@ impl RemoteObject {
         Ok(bytes)
     }
 
+    /// The process's I/O runtime, or why it could not start, as the fetch of `range` failing.
+    fn io_runtime(
+        &self,
+        range: Range<u64>,
+    ) -> Result<&'static tokio::runtime::Runtime, FetchError> {
+        crate::store::io_runtime().map_err(|e| FetchError {
+            url: self.url.clone(),
+            range,
+            source: object_store::Error::Generic {
+                store: "S3",
+                source: Box::new(e),
+            },
+        })
+    }
+
     /// The bytes of `ranges`, in one blocking call: ranges less than object_store's
     /// coalescing gap apart are fetched with one GET, several GETs run at once.
     pub fn fetch(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>, FetchError> {
         if ranges.is_empty() {
             return Ok(Vec::new());
         }
-        crate::store::io_runtime().block_on(object_store::coalesce_ranges(
+        let runtime = self.io_runtime(ranges[0].start..ranges[ranges.len() - 1].end)?;
+        runtime.block_on(object_store::coalesce_ranges(
             ranges,
             |r| self.get(r),
             object_store::OBJECT_STORE_COALESCE_DEFAULT,
@@ -225,8 +241,10 @@ impl RemoteObject {
             .with_offset_index_policy(options.offset_index_policy())
             .with_metadata_options(Some(options.metadata_options().clone()))
             .with_prefetch_hint(Some(FOOTER_HINT));
-        let metadata: ParquetMetaData =
-            crate::store::io_runtime().block_on(reader.load_and_finish(Footer(self), self.size))?;
+        let metadata: ParquetMetaData = self
+            .io_runtime(self.size.saturating_sub(FOOTER_HINT as u64)..self.size)
+            .map_err(|e| ParquetError::External(Box::new(e)))?
+            .block_on(reader.load_and_finish(Footer(self), self.size))?;
         ArrowReaderMetadata::try_new(Arc::new(metadata), options)
     }
 }
@@ -362,7 +380,9 @@ impl RemoteReader {
                 Err(e) => Err(self.failed(&mut chunks, e)),
             };
         };
-        if !matches!(chunks.state[g][c], Chunk::Held(_)) {
+        let bytes = if let Chunk::Held(bytes) = &chunks.state[g][c] {
+            bytes.clone()
+        } else {
             // This chunk again after its end (not done by parquet), or its row group for
             // the first time: every chunk of the group not yet held.
             let wanted: Vec<usize> = (0..chunks.groups[g].len())
@@ -372,19 +392,25 @@ impl RemoteReader {
                 .iter()
                 .map(|&i| chunks.groups[g][i].clone())
                 .collect();
-            match self.object.fetch(&ranges) {
-                Ok(bytes) => {
-                    for (i, b) in wanted.into_iter().zip(bytes) {
-                        chunks.state[g][i] = Chunk::Held(b);
-                    }
-                }
+            let fetched = match self.object.fetch(&ranges) {
+                Ok(fetched) => fetched,
                 Err(e) => return Err(self.failed(&mut chunks, e)),
+            };
+            let mut this = None;
+            for (i, b) in wanted.into_iter().zip(fetched) {
+                if i == c {
+                    this = Some(b.clone());
+                }
+                chunks.state[g][i] = Chunk::Held(b);
             }
-        }
-        let chunk = chunks.groups[g][c].clone();
-        let Chunk::Held(bytes) = &chunks.state[g][c] else {
-            unreachable!("held just above");
+            this.ok_or_else(|| {
+                ParquetError::General(format!(
+                    "{}: the store returned fewer byte ranges than asked for",
+                    self.object.url
+                ))
+            })?
         };
+        let chunk = chunks.groups[g][c].clone();
         let out = bytes.slice((start - chunk.start) as usize..(end - chunk.start) as usize);
         if consume && end == chunk.end {
             chunks.state[g][c] = Chunk::Done;
@@ -442,6 +468,7 @@ mod tests {
         let store = Arc::new(InMemory::new());
         let location = object_store::path::Path::from("lake/t.parquet");
         let put = crate::store::io_runtime()
+            .unwrap()
             .block_on(store.put(&location, PutPayload::from(data.to_vec())))
             .unwrap();
         let object = RemoteObject::new(
@@ -531,6 +558,7 @@ mod tests {
         let data = pattern(1_000);
         let (store, object) = object(&data);
         crate::store::io_runtime()
+            .unwrap()
             .block_on(store.put(
                 &object_store::path::Path::from("lake/t.parquet"),
                 PutPayload::from(pattern(1_000)),

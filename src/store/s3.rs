@@ -92,17 +92,19 @@ pub fn runtime() -> StoreResult<tokio::runtime::Runtime> {
 /// process: its two I/O threads keep the clients' connections alive between reads. Block
 /// on it only from threads outside any tokio runtime's workers (the reader thread, the
 /// main thread, a cluster task's blocking thread).
-pub fn io_runtime() -> &'static tokio::runtime::Runtime {
+pub fn io_runtime() -> std::io::Result<&'static tokio::runtime::Runtime> {
     static IO: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    IO.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("lakeaug-io")
-            .enable_all()
-            .build()
-            // Only fails when the process cannot start threads at all.
-            .expect("cannot start the I/O runtime for remote inputs")
-    })
+    if let Some(rt) = IO.get() {
+        return Ok(rt);
+    }
+    // Fails only when the process cannot start threads; two first callers racing build two,
+    // and the loser's is dropped unused.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("lakeaug-io")
+        .enable_all()
+        .build()?;
+    Ok(IO.get_or_init(|| rt))
 }
 
 /// The S3 client for reading the objects of `url`'s bucket, one per bucket and process
