@@ -6,7 +6,7 @@
 //! a working cluster, and this fails if they change unchecked.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use crate::common;
 use crate::common::cluster::{free_port_pair, wait_for_port, Proc};
@@ -113,6 +113,25 @@ fn start_documented(start: &[String], m: &Moved, d: &Path) -> Vec<Proc> {
     roles
 }
 
+/// Run a documented command; its output, once it has succeeded.
+fn succeeded(cmd: &str) -> Output {
+    let o = command(cmd).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// The documented query's answer names the three default schemes.
+fn assert_lists_the_default_schemes(query: &str, o: &Output) {
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for scheme in ["aligned", "cross_modal", "pseudo_label"] {
+        assert!(stdout.contains(scheme), "{query}: {stdout}");
+    }
+}
+
 #[test]
 fn the_documented_cluster_commands_work_as_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -135,12 +154,7 @@ fn the_documented_cluster_commands_work_as_written() {
             m.scheduler(),
         ],
     );
-    let o = command(&run).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{run}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = succeeded(&run);
     // The end-of-run summary (on stderr: stdout stays for data).
     let summary = String::from_utf8_lossy(&o.stderr);
     assert!(summary.contains("rows read from 1 file(s)"), "{summary}");
@@ -157,16 +171,8 @@ fn the_documented_cluster_commands_work_as_written() {
             ),
         ],
     );
-    let o = command(&query).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{query}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    for scheme in ["aligned", "cross_modal", "pseudo_label"] {
-        assert!(stdout.contains(scheme), "{query}: {stdout}");
-    }
+    let o = succeeded(&query);
+    assert_lists_the_default_schemes(&query, &o);
     assert!(Path::new(&out).join("_lakeaug").is_dir());
 }
 
@@ -192,12 +198,7 @@ fn the_readme_cluster_commands_work_as_written() {
             m.scheduler(),
         ],
     );
-    let o = command(&run).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{run}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    succeeded(&run);
     let query = moved(
         commands[4].clone(),
         &[
@@ -206,14 +207,6 @@ fn the_readme_cluster_commands_work_as_written() {
             ("queries/", queries),
         ],
     );
-    let o = command(&query).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{query}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    for scheme in ["aligned", "cross_modal", "pseudo_label"] {
-        assert!(stdout.contains(scheme), "{query}: {stdout}");
-    }
+    let o = succeeded(&query);
+    assert_lists_the_default_schemes(&query, &o);
 }
